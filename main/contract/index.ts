@@ -1,0 +1,120 @@
+/**
+ * The control API of Gatehouse as one typed contract: method name → input
+ * schema → output schema (zod). The control service implements it once; the
+ * transports (Electron IPC, web admin, CLI) validate against it and forward;
+ * the renderer calls a client built from it. Events are pushed over the same
+ * transports (IPC messages, server-sent events).
+ */
+import { z } from 'zod';
+import { SettingsSchema } from './settings.js';
+
+export const ServiceName = z.enum(['http']);
+export type ServiceName = z.infer<typeof ServiceName>;
+
+export const ServiceStatusSchema = z.object({
+  name: ServiceName,
+  label: z.string(),
+  state: z.enum(['stopped', 'starting', 'running', 'error']),
+  /** "host:port" per listening socket */
+  addresses: z.array(z.string()),
+  port: z.number().nullable(),
+  error: z.string().nullable(),
+});
+export type ServiceStatus = z.infer<typeof ServiceStatusSchema>;
+
+export const StatusSchema = z.object({
+  version: z.string(),
+  sharing: z.boolean(),
+  services: z.array(ServiceStatusSchema),
+  /** this PC's addresses that LAN clients can use to reach the proxies */
+  lanAddresses: z.array(z.string()),
+  admin: z.object({ url: z.string().nullable() }),
+  dataDir: z.string(),
+  startedAt: z.number(),
+  activeConnections: z.number(),
+  totalRequests: z.number(),
+});
+export type Status = z.infer<typeof StatusSchema>;
+
+export const LogRowSchema = z.object({
+  id: z.number(),
+  /** start time, ms since the epoch */
+  ts: z.number(),
+  service: z.string(),
+  clientAddr: z.string(),
+  clientPort: z.number(),
+  user: z.string(),
+  method: z.string(),
+  /** full URL for proxied requests, host:port for tunnels */
+  url: z.string(),
+  host: z.string(),
+  port: z.number(),
+  status: z.number(),
+  /** bytes received from the client / sent to the client */
+  bytesUp: z.number(),
+  bytesDown: z.number(),
+  durationMs: z.number(),
+  allowed: z.boolean(),
+  rule: z.string(),
+  error: z.string(),
+});
+export type LogRow = z.infer<typeof LogRowSchema>;
+
+const Empty = z.object({}).strict();
+
+export const SettingEntrySchema = z.object({
+  key: z.string(),
+  value: z.unknown(),
+  text: z.string(),
+  default: z.unknown(),
+  description: z.string(),
+  example: z.string(),
+});
+
+export const methods = {
+  'status.get': { input: Empty, output: StatusSchema },
+  'sharing.set': { input: z.object({ enabled: z.boolean() }).strict(), output: StatusSchema },
+  'settings.get': { input: Empty, output: SettingsSchema },
+  'settings.describe': { input: Empty, output: z.array(SettingEntrySchema) },
+  /** changes some settings at once: all are validated first, then saved in one transaction */
+  'settings.update': {
+    input: z.object({ changes: z.record(z.string(), z.unknown()) }).strict(),
+    output: SettingsSchema,
+  },
+  /** the same, with values given as text (CLI, form fields) */
+  'settings.setText': {
+    input: z.object({ key: z.string(), value: z.string() }).strict(),
+    output: SettingsSchema,
+  },
+  'log.recent': {
+    input: z
+      .object({
+        limit: z.number().int().min(1).max(5000).default(100),
+        /** only rows with an id above this */
+        afterId: z.number().int().min(0).optional(),
+      })
+      .strict(),
+    output: z.array(LogRowSchema),
+  },
+} as const;
+
+export type Methods = typeof methods;
+export type MethodName = keyof Methods;
+export type Input<M extends MethodName> = z.input<Methods[M]['input']>;
+export type ParsedInput<M extends MethodName> = z.output<Methods[M]['input']>;
+export type Output<M extends MethodName> = z.output<Methods[M]['output']>;
+
+export function isMethodName(name: string): name is MethodName {
+  return Object.prototype.hasOwnProperty.call(methods, name);
+}
+
+/** Pushed events: status changes and newly written log rows. */
+export type GatehouseEvent =
+  | { type: 'status'; status: Status }
+  | { type: 'log'; rows: LogRow[] }
+  | { type: 'settings'; settings: z.infer<typeof SettingsSchema> };
+
+export type Handlers = { [M in MethodName]: (input: ParsedInput<M>) => Promise<Output<M>> | Output<M> };
+
+export * from './errors.js';
+export * from './settings.js';

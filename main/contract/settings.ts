@@ -1,0 +1,167 @@
+/**
+ * Every setting of Gatehouse: its key, type, default, how it is parsed from
+ * text (CLI, UI fields) and how it is validated. Shared by the storage layer,
+ * the control service, the CLI and the renderer, so a key is described once.
+ */
+import { z } from 'zod';
+import { GatehouseError } from './errors.js';
+import { parseSourceList } from './addresses.js';
+import { parsePortList, formatPortList } from './ports.js';
+
+const seconds = (min: number, max: number) => z.number().min(min).max(max);
+const port = z.number().int().min(0).max(65535);
+
+/** The schema of the whole settings object (flat, dotted keys). */
+export const SettingsSchema = z.object({
+  'sharing.enabled': z.boolean(),
+  listen: z.array(z.string()).min(1),
+  'http.port': port,
+  'http.connectPorts': z.string(),
+  'http.headerTimeout': seconds(0.05, 3600),
+  'http.idleTimeout': seconds(0.05, 86400),
+  'http.connectTimeout': seconds(0.05, 600),
+  'http.responseTimeout': seconds(0.05, 86400),
+  'http.maxHeaderSize': z.number().int().min(1024).max(1048576),
+  'http.maxUrlLength': z.number().int().min(64).max(1048576),
+  'access.allowedSources': z.array(z.string()).min(1),
+  'admin.listen': z.string(),
+  'admin.port': port,
+  'log.retentionDays': z.number().int().min(1).max(3650),
+});
+export type Settings = z.infer<typeof SettingsSchema>;
+export type SettingKey = keyof Settings;
+
+export const DEFAULT_SETTINGS: Settings = {
+  'sharing.enabled': false,
+  listen: ['*'],
+  'http.port': 8080,
+  'http.connectPorts': '443,563,8443',
+  'http.headerTimeout': 10,
+  'http.idleTimeout': 60,
+  'http.connectTimeout': 10,
+  'http.responseTimeout': 120,
+  'http.maxHeaderSize': 32768,
+  'http.maxUrlLength': 8192,
+  'access.allowedSources': ['local'],
+  'admin.listen': '127.0.0.1',
+  'admin.port': 8088,
+  'log.retentionDays': 30,
+};
+
+export interface SettingInfo {
+  key: SettingKey;
+  description: string;
+  /** how the value is written as text, e.g. in `gatehouse settings set` */
+  example: string;
+}
+
+export const SETTING_INFO: Record<SettingKey, Omit<SettingInfo, 'key'>> = {
+  'sharing.enabled': { description: 'Whether the proxy services run (the Enable sharing switch).', example: 'true' },
+  listen: { description: 'Addresses the proxy services listen on; "*" means every interface.', example: '*  or  192.168.1.10,::1' },
+  'http.port': { description: 'Port of the HTTP/HTTPS proxy (0 picks a free port).', example: '8080' },
+  'http.connectPorts': { description: 'Ports that CONNECT tunnels may reach.', example: '443,563,8443-8444' },
+  'http.headerTimeout': { description: 'Seconds a client has to send a complete request head (slowloris guard).', example: '10' },
+  'http.idleTimeout': { description: 'Seconds an idle keep-alive client connection or tunnel is kept open.', example: '60' },
+  'http.connectTimeout': { description: 'Seconds to wait for a connection to an origin server.', example: '10' },
+  'http.responseTimeout': { description: 'Seconds to wait for an origin server to start its response.', example: '120' },
+  'http.maxHeaderSize': { description: 'Largest request head accepted, in bytes.', example: '32768' },
+  'http.maxUrlLength': { description: 'Longest request URL accepted, in characters.', example: '8192' },
+  'access.allowedSources': {
+    description: 'Client addresses allowed to use the proxies: "local" (loopback and private ranges), addresses or CIDR ranges.',
+    example: 'local  or  192.168.1.0/24,10.0.0.5',
+  },
+  'admin.listen': { description: 'Address of the web admin (127.0.0.1 keeps it on this PC).', example: '127.0.0.1' },
+  'admin.port': { description: 'Port of the web admin.', example: '8088' },
+  'log.retentionDays': { description: 'Days of request log kept.', example: '30' },
+};
+
+export const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as SettingKey[];
+
+export function isSettingKey(key: string): key is SettingKey {
+  return Object.prototype.hasOwnProperty.call(DEFAULT_SETTINGS, key);
+}
+
+function fail(key: string, message: string): never {
+  throw new GatehouseError('E_VALIDATION', `setting ${key}: ${message}`);
+}
+
+function splitList(text: string): string[] {
+  return text
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Checks one value (already typed, e.g. from JSON) and returns its canonical form.
+ * Throws E_VALIDATION naming the key and quoting the bad value.
+ */
+export function validateSetting<K extends SettingKey>(key: K, value: unknown): Settings[K] {
+  const schema = SettingsSchema.shape[key];
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    fail(key, `${JSON.stringify(value)} is not valid (${issue?.message ?? 'wrong type'})`);
+  }
+  let v: unknown = parsed.data;
+  switch (key) {
+    case 'http.connectPorts': {
+      try {
+        const ranges = parsePortList(v as string, { allowZero: false });
+        if (ranges.length === 0) fail(key, 'at least one port is needed');
+        v = formatPortList(ranges);
+      } catch (e) {
+        if (e instanceof GatehouseError && e.message.startsWith('setting')) throw e;
+        fail(key, (e as Error).message);
+      }
+      break;
+    }
+    case 'access.allowedSources':
+      try {
+        parseSourceList(v as string[]);
+      } catch (e) {
+        fail(key, (e as Error).message);
+      }
+      v = (v as string[]).map((s) => s.trim());
+      break;
+    case 'listen':
+      for (const a of v as string[]) {
+        if (a !== '*' && !isIpLiteral(a) && a !== 'localhost') fail(key, `"${a}" is not an IP address or "*"`);
+      }
+      break;
+    case 'admin.listen':
+      if (!isIpLiteral(v as string) && v !== 'localhost') fail(key, `"${String(v)}" is not an IP address`);
+      break;
+  }
+  return v as Settings[K];
+}
+
+/** Parses the text form of a value (CLI, form fields) into its typed, validated form. */
+export function parseSettingText<K extends SettingKey>(key: K, text: string): Settings[K] {
+  const def = DEFAULT_SETTINGS[key];
+  const t = text.trim();
+  let v: unknown;
+  if (typeof def === 'boolean') {
+    if (/^(true|on|yes|1)$/i.test(t)) v = true;
+    else if (/^(false|off|no|0)$/i.test(t)) v = false;
+    else fail(key, `"${text}" is not true or false`);
+  } else if (typeof def === 'number') {
+    if (!/^-?\d+(\.\d+)?$/.test(t)) fail(key, `"${text}" is not a number`);
+    v = Number(t);
+  } else if (Array.isArray(def)) {
+    v = splitList(t);
+  } else {
+    v = t;
+  }
+  return validateSetting(key, v);
+}
+
+/** The text form of a value, as `settings get` prints it and `settings set` reads it. */
+export function formatSetting(value: unknown): string {
+  if (Array.isArray(value)) return value.join(',');
+  return String(value);
+}
+
+function isIpLiteral(s: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(s) || (s.includes(':') && /^[0-9a-fA-F:.]+$/.test(s));
+}
