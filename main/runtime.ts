@@ -2,9 +2,37 @@
  * Starts a whole Gatehouse in this process: storage, gateway, control service
  * and (optionally) the web admin. The headless CLI (`gatehouse serve`) and the
  * Electron main process both start through here, so they run the same gateway.
+ * Settings changed by another process (the CLI) are noticed through SQLite's
+ * data_version and applied within a second, without a restart.
  */
-import type { Settings } from './contract/index.js';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  DEFAULT_SETTINGS,
+  SETTING_INFO,
+  SETTING_KEYS,
+  formatSetting,
+  parseSettingText,
+  isSettingKey,
+  GatehouseError,
+  type Settings,
+  type Status,
+} from './contract/index.js';
+import { Control } from './control/service.js';
 import type { ControlService } from './control/types.js';
+import { WebAdmin } from './control/web-admin.js';
+import { Gateway } from './gateway.js';
+import { createLogger, type Logger } from './logger.js';
+import { lanAddresses } from './net/addresses.js';
+import { SettingsPolicy } from './policy/policy.js';
+import { createRecorder } from './recorder.js';
+import { dataVersion, openDb } from './storage/db.js';
+import { LogWriter, recentLog } from './storage/log-writer.js';
+import { SettingsRepo, getMeta, setMeta } from './storage/settings-repo.js';
+
+export const VERSION = '0.1.0';
 
 export interface RuntimeOptions {
   dataDir: string;
@@ -14,6 +42,13 @@ export interface RuntimeOptions {
   overrides?: Partial<Settings>;
   /** run the web admin (default true) */
   admin?: boolean;
+  /** directory of the built renderer; found next to the bundle when omitted */
+  rendererDir?: string | null;
+  logger?: Logger;
+  /** how often to look for settings changed by another process (ms) */
+  watchMs?: number;
+  /** log writer batching (ms) */
+  logDelayMs?: number;
 }
 
 export interface Runtime {
@@ -22,8 +57,203 @@ export interface Runtime {
   adminUrl: string | null;
   /** the secret that opens the web admin: `${adminUrl}/?token=${adminToken}` signs a browser in */
   adminToken: string;
+  status(): Status;
   /** stop accepting, let in-flight requests finish briefly, flush the log, close the db */
-  stop(): Promise<void>;
+  stop(graceMs?: number): Promise<void>;
 }
 
-export declare function startRuntime(opts: RuntimeOptions): Promise<Runtime>;
+/** The admin token of a data directory, created on first use. */
+export function adminToken(db: ReturnType<typeof openDb>): string {
+  let token = getMeta(db, 'admin.token');
+  if (!token) {
+    token = randomBytes(24).toString('base64url');
+    setMeta(db, 'admin.token', token);
+  }
+  return token;
+}
+
+function findRendererDir(): string | null {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const c of [join(here, '../app/dist/renderer'), join(here, '../renderer'), join(here, '../../app/dist/renderer')]) {
+    if (existsSync(join(c, 'index.html'))) return c;
+  }
+  return null;
+}
+
+export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  const logger = opts.logger ?? createLogger();
+  const db = openDb(opts.dataDir);
+  const repo = new SettingsRepo(db);
+  const initial: Record<string, unknown> = { ...(opts.overrides ?? {}) };
+  if (opts.sharing === 'on') initial['sharing.enabled'] = true;
+  if (opts.sharing === 'off') initial['sharing.enabled'] = false;
+  let settings = Object.keys(initial).length ? repo.update(initial) : repo.load();
+  const token = adminToken(db);
+
+  const writer = new LogWriter(db, {
+    delayMs: opts.logDelayMs,
+    onError: (err) => logger.error('log write failed; will retry', { err: String(err) }),
+  });
+  const recorder = createRecorder((row) => writer.push(row));
+  const policy = new SettingsPolicy(settings);
+  const gateway = new Gateway({ policy, recorder, logger: logger.child('gateway') });
+  const startedAt = Date.now();
+  let admin: WebAdmin | null = null;
+
+  const status = (): Status => ({
+    version: VERSION,
+    sharing: settings['sharing.enabled'],
+    services: gateway.status(),
+    lanAddresses: lanAddresses(),
+    admin: { url: admin?.url ?? null },
+    dataDir: opts.dataDir,
+    startedAt,
+    activeConnections: recorder.active,
+    totalRequests: recorder.total,
+  });
+
+  // eslint-disable-next-line prefer-const
+  let control: Control;
+  let lastStatus = '';
+  const emitStatus = () => {
+    const s = status();
+    const key = JSON.stringify({ ...s, activeConnections: 0, totalRequests: 0 });
+    lastStatus = key;
+    control.emit({ type: 'status', status: s });
+  };
+
+  /** Saves a change (already validated) and applies it to the running services. */
+  const applySettings = async (next: Settings): Promise<void> => {
+    const prev = settings;
+    settings = next;
+    policy.apply(next);
+    try {
+      await gateway.apply(next);
+    } finally {
+      if (JSON.stringify(prev) !== JSON.stringify(next)) control.emit({ type: 'settings', settings: next });
+      emitStatus();
+    }
+  };
+
+  control = new Control({
+    'status.get': () => status(),
+    'sharing.set': async ({ enabled }) => {
+      const next = repo.update({ 'sharing.enabled': enabled });
+      try {
+        await applySettings(next);
+      } catch (err) {
+        if (enabled) {
+          // could not start: leave the switch off so the next start does not fail the same way
+          await applySettings(repo.update({ 'sharing.enabled': false })).catch(() => {});
+        }
+        throw err;
+      }
+      return status();
+    },
+    'settings.get': () => settings,
+    'settings.describe': () =>
+      SETTING_KEYS.map((key) => ({
+        key,
+        value: settings[key],
+        text: formatSetting(settings[key]),
+        default: DEFAULT_SETTINGS[key],
+        ...SETTING_INFO[key],
+      })),
+    'settings.update': async ({ changes }) => {
+      const next = repo.update(changes);
+      await applySettings(next);
+      return settings;
+    },
+    'settings.setText': async ({ key, value }) => {
+      if (!isSettingKey(key)) throw new GatehouseError('E_VALIDATION', `unknown setting "${key}" (known: ${SETTING_KEYS.join(', ')})`);
+      const next = repo.update({ [key]: parseSettingText(key, value) });
+      await applySettings(next);
+      return settings;
+    },
+    'log.recent': ({ limit, afterId }) => recentLog(db, limit, afterId),
+  });
+
+  writer.onRows((rows) => control.emit({ type: 'log', rows }));
+
+  // settings written by another process (the CLI) reach us within watchMs
+  let seenVersion = dataVersion(db);
+  const watch = setInterval(() => {
+    try {
+      const v = dataVersion(db);
+      if (v === seenVersion) return;
+      seenVersion = v;
+      const loaded = repo.load();
+      if (JSON.stringify(loaded) !== JSON.stringify(settings)) {
+        applySettings(loaded).catch((err) => logger.error('could not apply changed settings', { err: String(err.message ?? err) }));
+      }
+    } catch (err) {
+      logger.error('settings watch failed', { err: String(err) });
+    }
+  }, opts.watchMs ?? 300);
+  watch.unref();
+
+  // counters change with traffic; push status now and then while anything happens
+  let lastTotals = '';
+  const ticker = setInterval(() => {
+    const t = `${recorder.active}/${recorder.total}`;
+    if (t !== lastTotals) {
+      lastTotals = t;
+      emitStatus();
+    }
+  }, 1000);
+  ticker.unref();
+
+  try {
+    await gateway.apply(settings);
+  } catch (err) {
+    logger.error((err as Error).message);
+    if (opts.sharing === 'on') {
+      clearInterval(watch);
+      clearInterval(ticker);
+      writer.close();
+      db.close();
+      throw err;
+    }
+  }
+
+  if (opts.admin !== false) {
+    admin = new WebAdmin({
+      control,
+      token,
+      rendererDir: opts.rendererDir === undefined ? findRendererDir() : opts.rendererDir,
+      logger: logger.child('admin'),
+    });
+    try {
+      await admin.start(settings['admin.listen'], settings['admin.port']);
+    } catch (err) {
+      await gateway.stop(0);
+      clearInterval(watch);
+      clearInterval(ticker);
+      writer.close();
+      db.close();
+      throw err;
+    }
+  }
+  void lastStatus;
+
+  let stopping: Promise<void> | null = null;
+  return {
+    control,
+    get adminUrl() {
+      return admin?.url ?? null;
+    },
+    adminToken: token,
+    status,
+    stop(graceMs = 3000) {
+      stopping ??= (async () => {
+        clearInterval(watch);
+        clearInterval(ticker);
+        await admin?.stop();
+        await gateway.stop(graceMs);
+        writer.close();
+        db.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -21,6 +21,5 @@ await Promise.all([
     banner: { js: '#!/usr/bin/env node\n' + common.banner.js } }),
   build({ ...common, format: 'esm', entryPoints: ['main/electron/main.ts'], outfile: 'app/dist/main/index.js' }),
   build({ ...common, format: 'cjs', banner: {}, entryPoints: ['main/electron/preload.ts'], outfile: 'app/dist/preload/index.cjs' }),
-  build({ ...common, format: 'esm', entryPoints: ['main/storage/query-worker.ts'], outfile: 'dist/query-worker.js' }).catch(() => {}),
 ]);
 await chmod('dist/gatehouse.js', 0o755);

@@ -1,0 +1,264 @@
+/**
+ * The web admin: serves the renderer and carries the control API over HTTP
+ * (POST /api/call/<method>) and server-sent events (GET /api/events). Every
+ * route needs the admin token, given once as /?token=… (which sets a
+ * SameSite=Strict cookie) or as "Authorization: Bearer …". Cross-site writes
+ * are refused (Origin / Sec-Fetch-Site checks, JSON only), and so are Host
+ * names other than IP literals and localhost (DNS rebinding).
+ */
+import http from 'node:http';
+import { createReadStream, statSync } from 'node:fs';
+import { extname, join, normalize, sep } from 'node:path';
+import { timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { GatehouseError } from '../contract/index.js';
+import type { ControlService } from './types.js';
+import type { Logger } from '../logger.js';
+import { hostPort } from '../net/addresses.js';
+
+export interface WebAdminOptions {
+  control: ControlService;
+  token: string;
+  /** directory of the built renderer (index.html and assets) */
+  rendererDir: string | null;
+  logger: Logger;
+}
+
+const COOKIE = 'gatehouse_admin';
+const MAX_BODY = 1 << 20;
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.woff2': 'font/woff2',
+};
+
+const SECURITY_HEADERS = {
+  'Content-Security-Policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+};
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function cookieToken(req: http.IncomingMessage): string | null {
+  const c = req.headers.cookie;
+  if (!c) return null;
+  for (const part of c.split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === COOKIE) return decodeURIComponent(v.join('='));
+  }
+  return null;
+}
+
+function hostAllowed(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(':');
+}
+
+const UNAUTHORIZED_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Gatehouse admin</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;color:#1f2937;max-width:36rem;margin:5rem auto;padding:0 1rem}code{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}</style></head>
+<body><h1>Sign-in link needed</h1><p>This page needs the admin link that Gatehouse printed when it started
+(it ends in <code>?token=…</code>). Run <code>gatehouse admin-url</code> on the gateway PC to print it again.</p></body></html>`;
+
+export class WebAdmin {
+  private server: http.Server | null = null;
+  private readonly streams = new Set<http.ServerResponse>();
+  private unsubscribe: (() => void) | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  constructor(private readonly opts: WebAdminOptions) {}
+
+  get url(): string | null {
+    const a = this.server?.address() as AddressInfo | null | undefined;
+    if (!a) return null;
+    const host = a.address === '0.0.0.0' ? '127.0.0.1' : a.address === '::' ? '::1' : a.address;
+    return `http://${hostPort(host, a.port)}`;
+  }
+
+  async start(host: string, port: number): Promise<void> {
+    const server = http.createServer((req, res) => this.handle(req, res));
+    server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new GatehouseError('E_PORT_IN_USE', `web admin: port ${port} is already in use; choose another admin.port`)
+            : err,
+        ),
+      );
+      server.listen({ host, port, exclusive: true }, () => resolve());
+    });
+    this.server = server;
+    this.unsubscribe = this.opts.control.subscribe((e) => {
+      const frame = `data: ${JSON.stringify(e)}\n\n`;
+      for (const s of this.streams) s.write(frame);
+    });
+    this.heartbeat = setInterval(() => {
+      for (const s of this.streams) s.write(': keep-alive\n\n');
+    }, 15000);
+    this.heartbeat.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const s of this.streams) s.end();
+    this.streams.clear();
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private authorized(req: http.IncomingMessage): boolean {
+    const auth = req.headers.authorization;
+    if (auth?.startsWith('Bearer ') && same(auth.slice(7).trim(), this.opts.token)) return true;
+    const c = cookieToken(req);
+    return c !== null && same(c, this.opts.token);
+  }
+
+  private send(res: http.ServerResponse, status: number, body: string, type: string, extra: http.OutgoingHttpHeaders = {}): void {
+    res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...SECURITY_HEADERS, ...extra });
+    res.end(body);
+  }
+
+  private sendJson(res: http.ServerResponse, status: number, value: unknown): void {
+    this.send(res, status, JSON.stringify(value), 'application/json; charset=utf-8');
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    req.on('error', () => res.destroy());
+    if (!hostAllowed(req.headers.host)) {
+      return this.send(res, 421, 'Use the address Gatehouse printed (an IP address or localhost).', 'text/plain; charset=utf-8');
+    }
+    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    const token = url.searchParams.get('token');
+    if (req.method === 'GET' && token !== null) {
+      if (!same(token, this.opts.token)) return this.send(res, 401, UNAUTHORIZED_PAGE, 'text/html; charset=utf-8');
+      // trade the token in the address bar for a cookie, and drop it from the URL
+      url.searchParams.delete('token');
+      return this.send(res, 303, '', 'text/plain', {
+        Location: url.pathname + (url.search || ''),
+        'Set-Cookie': `${COOKIE}=${encodeURIComponent(this.opts.token)}; HttpOnly; SameSite=Strict; Path=/`,
+      });
+    }
+    if (!this.authorized(req)) {
+      if (url.pathname.startsWith('/api/')) {
+        return this.sendJson(res, 401, { ok: false, error: { code: 'E_UNAUTHORIZED', message: 'the admin token is missing or wrong; open the admin link Gatehouse printed' } });
+      }
+      return this.send(res, 401, UNAUTHORIZED_PAGE, 'text/html; charset=utf-8');
+    }
+    if (url.pathname.startsWith('/api/call/')) return this.handleCall(req, res, url.pathname.slice('/api/call/'.length));
+    if (url.pathname === '/api/events' && req.method === 'GET') return this.handleEvents(req, res);
+    if (req.method === 'GET' || req.method === 'HEAD') return this.serveStatic(res, url.pathname);
+    this.send(res, 405, 'Method not allowed', 'text/plain; charset=utf-8');
+  }
+
+  private crossSite(req: http.IncomingMessage): string | null {
+    const site = req.headers['sec-fetch-site'];
+    if (site && site !== 'same-origin' && site !== 'none') return `cross-site request refused (Sec-Fetch-Site: ${site})`;
+    const origin = req.headers.origin;
+    if (origin && origin !== `http://${req.headers.host}`) return `cross-site request refused (Origin: ${origin})`;
+    const type = req.headers['content-type'] ?? '';
+    if (!type.startsWith('application/json')) return 'requests must be application/json';
+    return null;
+  }
+
+  private handleCall(req: http.IncomingMessage, res: http.ServerResponse, method: string): void {
+    if (req.method !== 'POST') return this.sendJson(res, 405, { ok: false, error: { code: 'E_VALIDATION', message: 'use POST' } });
+    const refused = this.crossSite(req);
+    if (refused) return this.sendJson(res, 403, { ok: false, error: { code: 'E_FORBIDDEN', message: refused } });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        this.sendJson(res, 413, { ok: false, error: { code: 'E_VALIDATION', message: 'request body too large' } });
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', async () => {
+      if (size > MAX_BODY) return;
+      let input: unknown = {};
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.trim()) {
+        try {
+          input = JSON.parse(text);
+        } catch {
+          return this.sendJson(res, 400, { ok: false, error: { code: 'E_VALIDATION', message: 'the body is not valid JSON' } });
+        }
+      }
+      const result = await this.opts.control.call(decodeURIComponent(method), input);
+      const status = result.ok ? 200 : new GatehouseError(result.error.code, '').httpStatus;
+      this.sendJson(res, status, result);
+    });
+  }
+
+  private handleEvents(req: http.IncomingMessage, res: http.ServerResponse): void {
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      ...SECURITY_HEADERS,
+    });
+    res.write('retry: 2000\n\n');
+    this.streams.add(res);
+    req.socket.setTimeout(0);
+    res.on('close', () => this.streams.delete(res));
+  }
+
+  private serveStatic(res: http.ServerResponse, pathname: string): void {
+    const dir = this.opts.rendererDir;
+    if (!dir) return this.send(res, 404, 'The user interface is not built (run npm run build).', 'text/plain; charset=utf-8');
+    let rel: string;
+    try {
+      rel = decodeURIComponent(pathname);
+    } catch {
+      return this.send(res, 400, 'Bad path', 'text/plain; charset=utf-8');
+    }
+    let file = normalize(join(dir, rel));
+    if (!file.startsWith(normalize(dir + sep)) && file !== normalize(dir)) return this.send(res, 404, 'Not found', 'text/plain; charset=utf-8');
+    let st = statSafe(file);
+    if (!st || st.isDirectory()) {
+      // the app is a single page: unknown paths get index.html
+      file = join(dir, 'index.html');
+      st = statSafe(file);
+      if (!st) return this.send(res, 404, 'The user interface is not built (run npm run build).', 'text/plain; charset=utf-8');
+    }
+    const immutable = rel.startsWith('/assets/');
+    res.writeHead(200, {
+      'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'Content-Length': st.size,
+      'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+      ...SECURITY_HEADERS,
+    });
+    createReadStream(file).pipe(res);
+  }
+}
+
+function statSafe(file: string) {
+  try {
+    return statSync(file);
+  } catch {
+    return null;
+  }
+}

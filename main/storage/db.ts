@@ -1,0 +1,30 @@
+/**
+ * Opens the one SQLite file of a data directory: WAL mode, a busy timeout so
+ * the CLI and a running gateway can share it, and the migrations applied.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { migrate } from './migrations.js';
+
+export type Db = Database.Database;
+
+export const DB_FILE = 'gatehouse.db';
+
+export function openDb(dataDir: string, opts: { readonly?: boolean } = {}): Db {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new Database(join(dataDir, DB_FILE), { readonly: opts.readonly ?? false });
+  db.pragma('busy_timeout = 5000');
+  if (!opts.readonly) {
+    db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a power loss may drop the last transactions, never corrupts
+    db.pragma('synchronous = NORMAL');
+    migrate(db);
+  }
+  return db;
+}
+
+/** Changes whenever another connection commits: a cheap way to notice CLI edits. */
+export function dataVersion(db: Db): number {
+  return db.pragma('data_version', { simple: true }) as number;
+}

@@ -1,0 +1,60 @@
+/**
+ * Numbered schema migrations. Each runs in its own transaction and bumps
+ * PRAGMA user_version, so a database is always at a known version and a
+ * half-applied migration never persists. Append only: never edit a shipped one.
+ */
+import type Database from 'better-sqlite3';
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: settings and the request log
+  `
+  CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE log (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    service TEXT NOT NULL,
+    client_addr TEXT NOT NULL,
+    client_port INTEGER NOT NULL,
+    user TEXT NOT NULL DEFAULT '',
+    method TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL DEFAULT '',
+    host TEXT NOT NULL DEFAULT '',
+    port INTEGER NOT NULL DEFAULT 0,
+    status INTEGER NOT NULL DEFAULT 0,
+    bytes_up INTEGER NOT NULL DEFAULT 0,
+    bytes_down INTEGER NOT NULL DEFAULT 0,
+    duration_ms INTEGER NOT NULL DEFAULT 0,
+    allowed INTEGER NOT NULL DEFAULT 1,
+    rule TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT ''
+  );
+  CREATE INDEX log_ts ON log(ts);
+  CREATE INDEX log_client ON log(client_addr, ts);
+  CREATE INDEX log_host ON log(host, ts);
+  `,
+];
+
+export function migrate(db: Database.Database): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(
+      `database schema version ${current} is newer than this Gatehouse knows (${MIGRATIONS.length}); update Gatehouse`,
+    );
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+  return MIGRATIONS.length;
+}
