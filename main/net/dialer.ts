@@ -7,11 +7,13 @@ import net from 'node:net';
 
 export interface DialOptions {
   timeoutMs: number;
+  /** node's onread (see net/relay.ts pooledReader) */
+  onread?: net.OnReadOpts;
 }
 
 export function dial(host: string, port: number, opts: DialOptions): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port, allowHalfOpen: true, noDelay: true, autoSelectFamily: true });
+    const s = net.connect({ host, port, allowHalfOpen: true, noDelay: true, autoSelectFamily: true, onread: opts.onread });
     const timer = setTimeout(() => {
       s.destroy();
       reject(Object.assign(new Error(`connect to ${host}:${port} timed out`), { code: 'E_CONNECT_TIMEOUT' }));

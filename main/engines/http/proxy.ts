@@ -15,6 +15,7 @@ import type { Policy } from '../../policy/policy.js';
 import type { ConnRecord, Recorder } from '../../recorder.js';
 import { hostPort, isLoopbackOrOwn, normalizeAddr, ownAddresses, parseAuthority } from '../../net/addresses.js';
 import { dial } from '../../net/dialer.js';
+import { pooledReader, relay } from '../../net/relay.js';
 import { HttpFail, errorPage, failFromErrno, proxyStatusHeader, statusText } from './errors.js';
 
 export interface HttpProxyLimits {
@@ -66,8 +67,9 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
   const viaName = `gatehouse-${randomBytes(3).toString('hex')}`;
   const via = `1.1 ${viaName}`;
   const own = ownAddresses();
-  const tunnels = new Set<Duplex>();
-  const agentOpts = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' as const };
+  /** open tunnels and upgrades: each entry closes both of its sockets */
+  const tunnels = new Set<() => void>();
+  const agentOpts = { keepAlive: true, keepAliveMsecs: 1000, noDelay: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' as const };
   const httpAgent = new http.Agent(agentOpts);
   const httpsAgent = new https.Agent(agentOpts);
 
@@ -351,7 +353,11 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       socket.write(lines.join('\r\n') + '\r\n\r\n');
       if (phead.length) socket.write(phead);
       if (head.length) psock.write(head);
-      relay(socket, psock, () => rec.complete({ bytesUp: ns.bytesRead - upStart, bytesDown: ns.bytesWritten - downStart }));
+      const kill = relay(socket, psock, { idleTimeoutMs: limits.idleTimeoutMs }, () => {
+        tunnels.delete(kill);
+        rec.complete({ bytesUp: ns.bytesRead - upStart, bytesDown: ns.bytesWritten - downStart });
+      });
+      tunnels.add(kill);
     });
     out.on('response', (pres) => {
       // the origin declined the upgrade: pass its answer on and close
@@ -369,36 +375,6 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       rec.complete();
     });
     out.end();
-  }
-
-  /** Relays bytes both ways until both sides are done; half-close is passed on. */
-  function relay(a: Duplex, b: Duplex, done: () => void): void {
-    tunnels.add(a);
-    tunnels.add(b);
-    let closed = 0;
-    const onClose = () => {
-      if (++closed === 2) {
-        tunnels.delete(a);
-        tunnels.delete(b);
-        done();
-      }
-    };
-    a.on('close', onClose);
-    b.on('close', onClose);
-    const kill = () => {
-      a.destroy();
-      b.destroy();
-    };
-    a.on('error', kill);
-    b.on('error', kill);
-    for (const s of [a, b] as net.Socket[]) {
-      if (typeof s.setTimeout === 'function') {
-        s.setTimeout(limits.idleTimeoutMs);
-        s.on('timeout', kill);
-      }
-    }
-    a.pipe(b);
-    b.pipe(a);
   }
 
   /** CONNECT host:port (RFC 9110 §9.3.6): only to allowed ports, then a byte tunnel. */
@@ -424,7 +400,8 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     // hold the client's early bytes until the tunnel is up
     ns.pause();
     const reqBytes = headBytes(req);
-    dial(a.host, a.port, { timeoutMs: limits.connectTimeoutMs }).then(
+    const reader = pooledReader();
+    dial(a.host, a.port, { timeoutMs: limits.connectTimeoutMs, onread: reader.onread }).then(
       (up) => {
         if (socket.destroyed) {
           up.destroy();
@@ -433,7 +410,11 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
         rec.set({ status: 200 });
         socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         if (head.length) up.write(head);
-        relay(socket, up, () => finish({ bytesUp: reqBytes + up.bytesWritten, bytesDown: 39 + up.bytesRead }));
+        const kill = relay(socket, up, { idleTimeoutMs: limits.idleTimeoutMs, bReader: reader }, () => {
+          tunnels.delete(kill);
+          finish({ bytesUp: reqBytes + up.bytesWritten, bytesDown: 39 + reader.bytes });
+        });
+        tunnels.add(kill);
         ns.resume();
       },
       (err: NodeJS.ErrnoException) => {
@@ -502,7 +483,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     destroyAll() {
       httpAgent.destroy();
       httpsAgent.destroy();
-      for (const t of tunnels) t.destroy();
+      for (const kill of tunnels) kill();
       tunnels.clear();
     },
   };

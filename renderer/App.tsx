@@ -1,0 +1,26 @@
+/** The app frame: sign-in and unreachable screens, header with navigation, the current page. */
+import { useApp } from './store/hooks.js';
+import { Header } from './components/Header.js';
+import { StreamBanner } from './components/StreamBanner.js';
+import { Dashboard } from './views/Dashboard.js';
+import { SettingsView } from './views/Settings.js';
+import { AuthScreen, LoadingScreen, UnreachableScreen } from './views/Screens.js';
+
+export function App() {
+  const phase = useApp((s) => s.phase);
+  const view = useApp((s) => s.view);
+
+  if (phase === 'loading') return <LoadingScreen />;
+  if (phase === 'unauthorized') return <AuthScreen />;
+  if (phase === 'unreachable') return <UnreachableScreen />;
+
+  return (
+    <div className="app">
+      <Header />
+      <StreamBanner />
+      <main className="page" id="main">
+        {view === 'dashboard' ? <Dashboard /> : <SettingsView />}
+      </main>
+    </div>
+  );
+}

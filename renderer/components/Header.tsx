@@ -1,0 +1,49 @@
+/** Top bar: brand, page tabs, and a compact sharing indicator. */
+import { useApp } from '../store/hooks.js';
+import type { View } from '../store/ui.js';
+import { Logo } from './Logo.js';
+
+const TABS: Array<{ view: View; label: string }> = [
+  { view: 'dashboard', label: 'Dashboard' },
+  { view: 'settings', label: 'Settings' },
+];
+
+export function Header() {
+  const view = useApp((s) => s.view);
+  const setView = useApp((s) => s.setView);
+  const sharing = useApp((s) => s.status?.sharing ?? false);
+  const version = useApp((s) => s.status?.version ?? '');
+  const unsaved = useApp((s) => Object.keys(s.drafts).length);
+
+  return (
+    <header className="topbar">
+      <div className="brand">
+        <Logo />
+        <span className="brand-name">Gatehouse</span>
+        {version && <span className="brand-version">v{version}</span>}
+      </div>
+      <nav className="tabs" aria-label="Pages">
+        {TABS.map((t) => (
+          <button
+            key={t.view}
+            type="button"
+            className="tab"
+            aria-current={view === t.view ? 'page' : undefined}
+            onClick={() => setView(t.view)}
+          >
+            {t.label}
+            {t.view === 'settings' && unsaved > 0 && (
+              <span className="tab-badge" title={`${unsaved} unsaved change${unsaved > 1 ? 's' : ''}`}>
+                {unsaved}
+              </span>
+            )}
+          </button>
+        ))}
+      </nav>
+      <div className={`topbar-state ${sharing ? 'is-on' : 'is-off'}`} aria-live="polite">
+        <span className="dot" aria-hidden="true" />
+        {sharing ? 'Sharing on' : 'Sharing off'}
+      </div>
+    </header>
+  );
+}

@@ -1,0 +1,66 @@
+/** Number, size, time and address formatting for the UI. */
+
+const BYTE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB'];
+
+/** 0 B, 512 B, 1.5 kB, 12 MB (powers of 1000, as file managers show). */
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n) || n < 0) return '—';
+  let v = n;
+  let i = 0;
+  while (v >= 1000 && i < BYTE_UNITS.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  const digits = i === 0 || v >= 100 ? 0 : 1;
+  return `${v.toFixed(digits).replace(/\.0$/, '')} ${BYTE_UNITS[i]}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '—';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1).replace(/\.?0+$/, '')} s`;
+  const m = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return s ? `${m} min ${s} s` : `${m} min`;
+}
+
+export function formatTime(ts: number): string {
+  const d = new Date(ts);
+  const pad = (x: number) => String(x).padStart(2, '0');
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+export function formatDateTime(ts: number): string {
+  return new Date(ts).toLocaleString();
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** Splits "host:port", "[v6]:port" or "v6:port" into its parts. */
+export function splitHostPort(addr: string): { host: string; port: number | null } {
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(addr);
+  if (bracket) return { host: bracket[1]!, port: bracket[2] ? Number(bracket[2]) : null };
+  const i = addr.lastIndexOf(':');
+  if (i > 0 && /^\d+$/.test(addr.slice(i + 1))) return { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
+  return { host: addr, port: null };
+}
+
+export function isWildcardHost(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '*' || host === '';
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+export type StatusClass = 'ok' | 'redirect' | 'client' | 'server' | 'none';
+
+export function statusClass(status: number): StatusClass {
+  if (status >= 200 && status < 300) return 'ok';
+  if (status >= 300 && status < 400) return 'redirect';
+  if (status >= 400 && status < 500) return 'client';
+  if (status >= 500) return 'server';
+  return 'none';
+}

@@ -1,0 +1,46 @@
+/**
+ * The renderer's one zustand store, made of slices: connection (start, events,
+ * stream), status (sharing switch, services, counters), settings, log (live
+ * requests) and ui (current page). Actions call the API; components only
+ * select state and call actions. `createAppStore` takes the API so tests can
+ * drive a store over their own transport.
+ */
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import { GatehouseError } from '../../main/contract/index.js';
+import type { Api } from '../api/client.js';
+import { createConnectionSlice, type ConnectionOptions } from './connection.js';
+import { createLogSlice } from './log.js';
+import { createSettingsSlice } from './settings.js';
+import { createStatusSlice } from './status.js';
+import type { AppState, CallFn, SliceDeps } from './types.js';
+import { createUiSlice } from './ui.js';
+
+export type { AppState } from './types.js';
+export type AppStore = StoreApi<AppState>;
+
+const DEFAULTS: ConnectionOptions = { statusPollMs: 5000, statusAfterLogMs: 400 };
+
+export function createAppStore(api: Api, options: Partial<ConnectionOptions> = {}): AppStore {
+  const opts = { ...DEFAULTS, ...options };
+  return createStore<AppState>()((set, get) => {
+    const call: CallFn = async (method, input) => {
+      try {
+        return await api.client.call(method, input);
+      } catch (e) {
+        if (e instanceof GatehouseError && e.code === 'E_UNAUTHORIZED') {
+          get().stop();
+          set({ phase: 'unauthorized' });
+        }
+        throw e;
+      }
+    };
+    const deps: SliceDeps = { set, get, call };
+    return {
+      ...createConnectionSlice(deps, api, opts),
+      ...createStatusSlice(deps),
+      ...createSettingsSlice(deps),
+      ...createLogSlice(deps),
+      ...createUiSlice(deps),
+    };
+  });
+}

@@ -1,0 +1,19 @@
+/** The main page: sharing switch, services and counters, connection help, live requests. */
+import { SharingCard } from '../components/SharingCard.js';
+import { Counters, ServicesCard } from '../components/ServicesCard.js';
+import { ConnectCard } from '../components/ConnectCard.js';
+import { LiveTable } from '../components/LiveTable.js';
+
+export function Dashboard() {
+  return (
+    <div className="dashboard">
+      <SharingCard />
+      <div className="grid-status">
+        <ServicesCard />
+        <Counters />
+      </div>
+      <ConnectCard />
+      <LiveTable />
+    </div>
+  );
+}
