@@ -22,18 +22,24 @@ import { VERSION, adminToken, startRuntime } from './runtime.js';
 import { openDb } from './storage/db.js';
 import { recentLog } from './storage/log-writer.js';
 import { SettingsRepo } from './storage/settings-repo.js';
+import { UsersRepo } from './storage/users-repo.js';
 import { lanAddresses } from './net/addresses.js';
 import type { LogRow } from './contract/index.js';
 
 const USAGE = `Gatehouse ${VERSION}: share this PC's internet connection with the LAN.
 
 Usage:
-  gatehouse serve [--data-dir DIR] [--listen ADDR]... [--http-port N] [--admin-port N]
+  gatehouse serve [--data-dir DIR] [--listen ADDR]... [--http-port N] [--socks-port N] [--admin-port N]
                   [--admin-listen ADDR] [--sharing on|off|saved] [--json]
   gatehouse logs [--data-dir DIR] [--limit N] [--json]
   gatehouse settings get [KEY] [--data-dir DIR] [--json]
   gatehouse settings set KEY VALUE [--data-dir DIR]
   gatehouse admin-url [--data-dir DIR]
+  gatehouse users list [--json]
+  gatehouse users add NAME --password-stdin [--group G]... [--note TEXT] [--disabled]
+  gatehouse users passwd NAME --password-stdin
+  gatehouse users disable|enable|remove NAME
+  gatehouse groups list | add NAME [--member U]... | remove NAME
 
 The data directory defaults to ${defaultDataDir()} (or $GATEHOUSE_DATA_DIR).
 Settings keys: ${SETTING_KEYS.join(', ')}.`;
@@ -78,15 +84,15 @@ async function serve(argv: string[]): Promise<number> {
   const ap = parsePortFlag('admin-port', values['admin-port']);
   if (ap !== undefined) overrides['admin.port'] = ap;
   if (values['admin-listen']) overrides['admin.listen'] = validateSetting('admin.listen', values['admin-listen']);
-  if (values['socks-port'] !== undefined) {
-    process.stderr.write('gatehouse: --socks-port is ignored: the SOCKS service is not in this version yet\n');
-  }
+  const sp = parsePortFlag('socks-port', values['socks-port']);
+  if (sp !== undefined) overrides['socks.port'] = sp;
   const json = values.json;
   const logger = createLogger({ json });
   const dataDir = values['data-dir'] ?? defaultDataDir();
   const rt = await startRuntime({ dataDir, sharing, overrides, logger });
   const st = rt.status();
   const http = st.services.find((s) => s.name === 'http');
+  const socks = st.services.find((s) => s.name === 'socks');
   const adminLink = rt.adminUrl ? `${rt.adminUrl}/?token=${rt.adminToken}` : null;
   if (json) {
     process.stdout.write(
@@ -94,6 +100,8 @@ async function serve(argv: string[]): Promise<number> {
         event: 'ready',
         http: http?.state === 'running' ? (http.addresses[0] ?? null) : null,
         httpAddresses: http?.addresses ?? [],
+        socks: socks?.state === 'running' ? (socks.addresses[0] ?? null) : null,
+        socksAddresses: socks?.addresses ?? [],
         admin: rt.adminUrl,
         adminUrl: adminLink,
         sharing: st.sharing,
@@ -106,10 +114,12 @@ async function serve(argv: string[]): Promise<number> {
     if (http?.state === 'running') {
       const lan = lanAddresses();
       lines.push(`  HTTP/HTTPS proxy: ${http.addresses.join(', ')}`);
-      if (lan.length && http.port) lines.push(`  LAN clients use proxy ${lan[0]} port ${http.port}`);
+      if (socks?.state === 'running') lines.push(`  SOCKS4/5 proxy:   ${socks.addresses.join(', ')}`);
+      if (lan.length && http.port) lines.push(`  LAN clients use proxy ${lan[0]} port ${http.port}${socks?.port ? ` (SOCKS: port ${socks.port})` : ''}`);
     } else {
       lines.push(`  Sharing is off: turn it on in the admin page.`);
     }
+    for (const svc of st.services) if (svc.state === 'error') lines.push(`  ${svc.label} could not start: ${svc.error}`);
     if (adminLink) lines.push(`  Admin: ${adminLink}`);
     lines.push('  Press Ctrl+C to stop.');
     process.stdout.write(lines.join('\n') + '\n');
@@ -223,6 +233,109 @@ function adminUrlCmd(argv: string[]): number {
   return 0;
 }
 
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError('--password-stdin reads the password from standard input: pipe it in, e.g. printf %s "$PW" | gatehouse users add NAME --password-stdin');
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  // one trailing newline (from echo or a file) is not part of the password
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+async function usersCmd(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      'data-dir': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'password-stdin': { type: 'boolean', default: false },
+      group: { type: 'string', multiple: true },
+      note: { type: 'string' },
+      disabled: { type: 'boolean', default: false },
+    },
+    allowPositionals: true,
+  });
+  const [action, name] = positionals;
+  const db = openDb(values['data-dir'] ?? defaultDataDir());
+  try {
+    const users = new UsersRepo(db);
+    const needName = () => {
+      if (!name) throw new UsageError(`usage: gatehouse users ${action} NAME`);
+      return name;
+    };
+    switch (action) {
+      case 'list': {
+        const list = users.list();
+        if (values.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+        else if (list.length === 0) process.stdout.write('No users yet. Add one with: gatehouse users add NAME --password-stdin\n');
+        else for (const u of list) process.stdout.write(`${u.name.padEnd(20)} ${u.enabled ? 'enabled ' : 'disabled'}  ${u.groups.join(',') || '-'}  ${u.note}\n`);
+        return 0;
+      }
+      case 'add': {
+        const n = needName();
+        if (!values['password-stdin']) throw new UsageError('give the password on standard input with --password-stdin (never on the command line)');
+        const u = await users.add({ name: n, password: await readStdin(), groups: values.group, note: values.note, enabled: !values.disabled });
+        process.stdout.write(`added user ${u.name}\n`);
+        return 0;
+      }
+      case 'passwd': {
+        const n = needName();
+        if (!values['password-stdin']) throw new UsageError('give the new password on standard input with --password-stdin');
+        await users.setPassword(n, await readStdin());
+        process.stdout.write(`password of ${n} changed\n`);
+        return 0;
+      }
+      case 'disable':
+      case 'enable': {
+        const u = users.update(needName(), { enabled: action === 'enable' });
+        process.stdout.write(`${u.name} ${u.enabled ? 'enabled' : 'disabled'}\n`);
+        return 0;
+      }
+      case 'remove': {
+        users.remove(needName());
+        process.stdout.write(`removed user ${name}\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError('usage: gatehouse users list | add NAME --password-stdin | passwd NAME --password-stdin | disable NAME | enable NAME | remove NAME');
+    }
+  } finally {
+    db.close();
+  }
+}
+
+function groupsCmd(argv: string[]): number {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { 'data-dir': { type: 'string' }, json: { type: 'boolean', default: false }, member: { type: 'string', multiple: true }, note: { type: 'string' } },
+    allowPositionals: true,
+  });
+  const [action, name] = positionals;
+  const db = openDb(values['data-dir'] ?? defaultDataDir());
+  try {
+    const users = new UsersRepo(db);
+    if (action === 'list') {
+      const list = users.listGroups();
+      if (values.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+      else for (const g of list) process.stdout.write(`${g.name.padEnd(20)} ${g.members.join(',') || '-'}  ${g.note}\n`);
+      return 0;
+    }
+    if (!name) throw new UsageError('usage: gatehouse groups list | add NAME [--member USER]... | remove NAME');
+    if (action === 'add') {
+      const g = users.addGroup({ name, members: values.member, note: values.note });
+      process.stdout.write(`added group ${g.name}\n`);
+      return 0;
+    }
+    if (action === 'remove') {
+      users.removeGroup(name);
+      process.stdout.write(`removed group ${name}\n`);
+      return 0;
+    }
+    throw new UsageError('usage: gatehouse groups list | add NAME [--member USER]... | remove NAME');
+  } finally {
+    db.close();
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -235,6 +348,10 @@ export async function main(argv: string[]): Promise<number> {
         return settingsCmd(rest);
       case 'admin-url':
         return adminUrlCmd(rest);
+      case 'users':
+        return await usersCmd(rest);
+      case 'groups':
+        return groupsCmd(rest);
       case '--version':
       case 'version':
         process.stdout.write(VERSION + '\n');

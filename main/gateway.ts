@@ -1,26 +1,31 @@
 /**
  * Composes the proxy services from settings and owns their lifecycle:
- * start(), stop(graceMs) and apply(settings), which restarts only the
- * services whose listening settings changed and hands new limits to the rest.
+ * apply(settings) starts, stops or restarts each service as needed (a restart
+ * only when its listening settings changed; new limits are handed to a running
+ * service in place), and stop(graceMs) lets in-flight work finish briefly.
  * Sharing off means no proxy socket is open at all.
  */
-import http from 'node:http';
+import type net from 'node:net';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ServiceStatus, Settings } from './contract/index.js';
+import type { ServiceName, ServiceStatus, Settings } from './contract/index.js';
 import { GatehouseError } from './contract/index.js';
-import { createHttpProxy, type HttpProxy, type HttpProxyLimits } from './engines/http/proxy.js';
+import { createHttpProxy, type HttpProxyLimits } from './engines/http/proxy.js';
+import { createSocksProxy, type SocksLimits } from './engines/socks/server.js';
 import { hostPort } from './net/addresses.js';
 import type { Policy } from './policy/policy.js';
+import type { Authenticator } from './policy/auth.js';
 import type { Recorder } from './recorder.js';
 import type { Logger } from './logger.js';
 
 export interface GatewayDeps {
   policy: Policy;
   recorder: Recorder;
+  auth: Authenticator;
   logger: Logger;
 }
 
-function httpLimits(s: Settings): HttpProxyLimits {
+export function httpLimits(s: Settings): HttpProxyLimits {
   return {
     headerTimeoutMs: s['http.headerTimeout'] * 1000,
     idleTimeoutMs: s['http.idleTimeout'] * 1000,
@@ -28,19 +33,39 @@ function httpLimits(s: Settings): HttpProxyLimits {
     responseTimeoutMs: s['http.responseTimeout'] * 1000,
     maxHeaderSize: s['http.maxHeaderSize'],
     maxUrlLength: s['http.maxUrlLength'],
+    login: s['http.login'],
   };
 }
 
-/** What a running HTTP service was started with; a change here means a restart. */
-function httpListenKey(s: Settings): string {
-  return JSON.stringify([s.listen, s['http.port'], s['http.maxHeaderSize'], s['http.headerTimeout'] < 2]);
+export function socksLimits(s: Settings): SocksLimits {
+  return {
+    handshakeTimeoutMs: s['socks.handshakeTimeout'] * 1000,
+    idleTimeoutMs: s['socks.idleTimeout'] * 1000,
+    bindTimeoutMs: s['socks.bindTimeout'] * 1000,
+    connectTimeoutMs: s['http.connectTimeout'] * 1000,
+    udp: s['socks.udp'],
+    login: s['socks.login'],
+  };
 }
 
-function listenHost(addr: string): string | undefined {
-  return addr === '*' ? undefined : addr;
+/** An engine as the gateway sees it: something that makes servers and takes new limits. */
+interface Engine {
+  createServer(): net.Server;
+  setLimits(s: Settings): void;
+  destroyAll(): void;
 }
 
-async function listenOn(server: http.Server, host: string | undefined, port: number): Promise<void> {
+interface ServiceSpec {
+  name: ServiceName;
+  label: string;
+  port(s: Settings): number;
+  portKey: string;
+  /** settings that need a restart when they change */
+  listenKey(s: Settings): string;
+  create(s: Settings, ownPorts: () => number[]): Engine;
+}
+
+async function listenOn(server: net.Server, host: string | undefined, port: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.removeListener('listening', onListening);
@@ -56,42 +81,47 @@ async function listenOn(server: http.Server, host: string | undefined, port: num
   });
 }
 
-class HttpService {
-  private servers: http.Server[] = [];
-  private proxy: HttpProxy | null = null;
+class Service {
+  private servers: net.Server[] = [];
+  private engine: Engine | null = null;
   state: ServiceStatus['state'] = 'stopped';
   error: string | null = null;
   key = '';
   port: number | null = null;
 
-  constructor(private readonly deps: GatewayDeps) {}
+  constructor(
+    readonly spec: ServiceSpec,
+    private readonly logger: Logger,
+    private readonly ownPorts: () => number[],
+  ) {}
 
   addresses(): string[] {
-    return this.servers.map((s) => {
-      const a = s.address() as AddressInfo | null;
-      return a ? hostPort(a.address, a.port) : '';
-    }).filter(Boolean);
+    return this.servers
+      .map((s) => {
+        const a = s.address() as AddressInfo | null;
+        return a ? hostPort(a.address, a.port) : '';
+      })
+      .filter(Boolean);
+  }
+
+  status(): ServiceStatus {
+    return { name: this.spec.name, label: this.spec.label, state: this.state, addresses: this.addresses(), port: this.port, error: this.error };
   }
 
   async start(s: Settings): Promise<void> {
     this.state = 'starting';
     this.error = null;
-    this.key = httpListenKey(s);
-    const proxy = createHttpProxy({
-      policy: this.deps.policy,
-      recorder: this.deps.recorder,
-      limits: httpLimits(s),
-      ownPorts: () => (this.port === null ? [] : [this.port]),
-    });
-    this.proxy = proxy;
-    let port = s['http.port'];
+    this.key = this.spec.listenKey(s);
+    const engine = this.spec.create(s, this.ownPorts);
+    this.engine = engine;
+    let port = this.spec.port(s);
     try {
       for (const addr of s.listen) {
-        const server = proxy.createServer();
-        server.on('error', (err) => this.deps.logger.error('http server error', { err: err.message }));
-        await listenOn(server, listenHost(addr), port);
+        const server = engine.createServer();
+        server.on('error', (err) => this.logger.error(`${this.spec.name} server error`, { err: err.message }));
+        await listenOn(server, addr === '*' ? undefined : addr, port);
         this.servers.push(server);
-        port = (server.address() as AddressInfo).port; // port 0: every address gets the one picked first
+        port = (server.address() as AddressInfo).port; // port 0: every address gets the port picked first
       }
       this.port = port;
       this.state = 'running';
@@ -99,55 +129,83 @@ class HttpService {
       const e = err as NodeJS.ErrnoException;
       await this.stop(0);
       this.state = 'error';
+      const wanted = this.spec.port(s);
       this.error =
         e.code === 'EADDRINUSE'
-          ? `port ${s['http.port']} is already in use by another program; choose another http.port`
+          ? `port ${wanted} is already in use by another program; choose another ${this.spec.portKey}`
           : e.code === 'EADDRNOTAVAIL'
             ? `an address in listen (${s.listen.join(', ')}) does not belong to this PC`
-            : e.message;
-      throw new GatehouseError(e.code === 'EADDRINUSE' ? 'E_PORT_IN_USE' : 'E_UNAVAILABLE', `HTTP proxy: ${this.error}`);
+            : e.code === 'EACCES'
+              ? `port ${wanted} needs administrator rights; choose a port above 1023 for ${this.spec.portKey}`
+              : e.message;
+      throw new GatehouseError(e.code === 'EADDRINUSE' ? 'E_PORT_IN_USE' : 'E_UNAVAILABLE', `${this.spec.label}: ${this.error}`);
     }
   }
 
   setLimits(s: Settings): void {
-    this.proxy?.setLimits(httpLimits(s));
+    this.engine?.setLimits(s);
   }
 
-  /** Stops accepting, lets in-flight requests finish for up to graceMs, then cuts the rest. */
+  /** Stops accepting, lets in-flight work finish for up to graceMs, then cuts the rest. */
   async stop(graceMs: number): Promise<void> {
     const servers = this.servers;
     this.servers = [];
-    const proxy = this.proxy;
-    this.proxy = null;
+    const engine = this.engine;
+    this.engine = null;
     this.port = null;
     await Promise.all(
       servers.map(
         (server) =>
           new Promise<void>((resolve) => {
+            const h = server as http.Server;
             const timer = setTimeout(() => {
-              server.closeAllConnections();
-              proxy?.destroyAll();
+              h.closeAllConnections?.();
+              engine?.destroyAll();
             }, graceMs);
             server.close(() => {
               clearTimeout(timer);
               resolve();
             });
-            server.closeIdleConnections();
+            h.closeIdleConnections?.();
           }),
       ),
     );
-    proxy?.destroyAll();
+    engine?.destroyAll();
     if (this.state !== 'error') this.state = 'stopped';
   }
 }
 
 export class Gateway {
-  private readonly http: HttpService;
-  private settings: Settings | null = null;
+  private readonly services: Service[];
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: GatewayDeps) {
-    this.http = new HttpService(deps);
+    const ownPorts = () => this.services.map((s) => s.port).filter((p): p is number => p !== null);
+    const specs: ServiceSpec[] = [
+      {
+        name: 'http',
+        label: 'HTTP/HTTPS proxy',
+        port: (s) => s['http.port'],
+        portKey: 'http.port',
+        listenKey: (s) => JSON.stringify([s.listen, s['http.port'], s['http.maxHeaderSize'], s['http.headerTimeout'] < 2]),
+        create: (s, own) => {
+          const p = createHttpProxy({ policy: deps.policy, recorder: deps.recorder, auth: deps.auth, limits: httpLimits(s), ownPorts: own });
+          return { createServer: () => p.createServer(), setLimits: (x) => p.setLimits(httpLimits(x)), destroyAll: () => p.destroyAll() };
+        },
+      },
+      {
+        name: 'socks',
+        label: 'SOCKS4/5 proxy',
+        port: (s) => s['socks.port'],
+        portKey: 'socks.port',
+        listenKey: (s) => JSON.stringify([s.listen, s['socks.port']]),
+        create: (s) => {
+          const p = createSocksProxy({ policy: deps.policy, recorder: deps.recorder, auth: deps.auth, limits: socksLimits(s), logger: deps.logger.child('socks') });
+          return { createServer: () => p.createServer(), setLimits: (x) => p.setLimits(socksLimits(x)), destroyAll: () => p.destroyAll() };
+        },
+      },
+    ];
+    this.services = specs.map((spec) => new Service(spec, deps.logger, ownPorts));
   }
 
   /** Applies settings: starts, stops or restarts services as needed. Calls are serialized. */
@@ -158,41 +216,38 @@ export class Gateway {
   }
 
   private async applyNow(s: Settings): Promise<void> {
-    this.settings = s;
     const want = s['sharing.enabled'];
-    const running = this.http.state === 'running';
-    if (!want) {
-      if (running || this.http.state === 'error') {
-        await this.http.stop(2000);
-        this.http.state = 'stopped';
-        this.http.error = null;
+    const errors: GatehouseError[] = [];
+    for (const svc of this.services) {
+      if (!want) {
+        if (svc.state !== 'stopped') {
+          await svc.stop(2000);
+          svc.state = 'stopped';
+          svc.error = null;
+        }
+        continue;
       }
-      return;
+      if (svc.state === 'running' && svc.key === svc.spec.listenKey(s)) {
+        svc.setLimits(s);
+        continue;
+      }
+      if (svc.state === 'running') await svc.stop(2000);
+      try {
+        await svc.start(s);
+        this.deps.logger.info(`${svc.spec.name} proxy listening`, { addresses: svc.addresses() });
+      } catch (err) {
+        errors.push(GatehouseError.from(err));
+      }
     }
-    if (running && this.http.key === httpListenKey(s)) {
-      this.http.setLimits(s);
-      return;
-    }
-    if (running) await this.http.stop(2000);
-    await this.http.start(s);
-    this.deps.logger.info('http proxy listening', { addresses: this.http.addresses() });
+    if (errors.length) throw new GatehouseError(errors[0]!.code, errors.map((e) => e.message).join('; '));
   }
 
   status(): ServiceStatus[] {
-    return [
-      {
-        name: 'http',
-        label: 'HTTP/HTTPS proxy',
-        state: this.http.state,
-        addresses: this.http.addresses(),
-        port: this.http.port,
-        error: this.http.error,
-      },
-    ];
+    return this.services.map((s) => s.status());
   }
 
   async stop(graceMs = 3000): Promise<void> {
     await this.queue;
-    await this.http.stop(graceMs);
+    await Promise.all(this.services.map((s) => s.stop(graceMs)));
   }
 }

@@ -14,10 +14,13 @@ export interface ConnRecord {
   set(patch: Partial<RecordFields>): void;
   /** ends the record (only the first call counts) */
   complete(patch?: Partial<RecordFields>): void;
+  /** ends the record without a log row (its story is told by other rows) */
+  discard(): void;
 }
 
 export interface Recorder {
-  open(init: Pick<RecordFields, 'service' | 'clientAddr' | 'clientPort'> & Partial<RecordFields>): ConnRecord;
+  /** `start` backdates the record (e.g. a UDP destination's first datagram) */
+  open(init: Pick<RecordFields, 'service' | 'clientAddr' | 'clientPort'> & Partial<RecordFields>, start?: number): ConnRecord;
   readonly active: number;
   readonly total: number;
 }
@@ -34,8 +37,8 @@ export function createRecorder(sink: RowSink, clock: () => number = Date.now): R
     get total() {
       return total;
     },
-    open(init) {
-      const start = clock();
+    open(init, startAt) {
+      const start = startAt ?? clock();
       active++;
       const f: RecordFields = {
         user: '',
@@ -46,6 +49,8 @@ export function createRecorder(sink: RowSink, clock: () => number = Date.now): R
         status: 0,
         bytesUp: 0,
         bytesDown: 0,
+        packetsUp: 0,
+        packetsDown: 0,
         allowed: true,
         rule: '',
         error: '',
@@ -65,6 +70,11 @@ export function createRecorder(sink: RowSink, clock: () => number = Date.now): R
           active--;
           total++;
           sink({ ...f, ts: start, durationMs: Math.max(0, clock() - start) });
+        },
+        discard() {
+          if (done) return;
+          done = true;
+          active--;
         },
       };
     },

@@ -31,6 +31,8 @@ import { createRecorder } from './recorder.js';
 import { dataVersion, openDb } from './storage/db.js';
 import { LogWriter, recentLog } from './storage/log-writer.js';
 import { SettingsRepo, getMeta, setMeta } from './storage/settings-repo.js';
+import { UsersRepo } from './storage/users-repo.js';
+import { Authenticator } from './policy/auth.js';
 
 export const VERSION = '0.1.0';
 
@@ -96,7 +98,17 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   });
   const recorder = createRecorder((row) => writer.push(row));
   const policy = new SettingsPolicy(settings);
-  const gateway = new Gateway({ policy, recorder, logger: logger.child('gateway') });
+  const users = new UsersRepo(db);
+  const authLog = logger.child('auth');
+  const auth = new Authenticator(() => users.listStored(), {
+    maxFailures: settings['auth.maxFailures'],
+    lockoutMs: settings['auth.lockoutSeconds'] * 1000,
+    onEvent: (e) =>
+      e.type === 'lockout'
+        ? authLog.warn('address locked out after failed sign-ins', { client: e.clientAddr, user: e.user, failures: e.failures })
+        : authLog.info('failed sign-in', { client: e.clientAddr, user: e.user, failures: e.failures }),
+  });
+  const gateway = new Gateway({ policy, recorder, auth, logger: logger.child('gateway') });
   const startedAt = Date.now();
   let admin: WebAdmin | null = null;
 
@@ -127,6 +139,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const prev = settings;
     settings = next;
     policy.apply(next);
+    auth.configure({ maxFailures: next['auth.maxFailures'], lockoutMs: next['auth.lockoutSeconds'] * 1000 });
     try {
       await gateway.apply(next);
     } finally {
@@ -171,7 +184,29 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       return settings;
     },
     'log.recent': ({ limit, afterId }) => recentLog(db, limit, afterId),
+    'users.list': () => users.list(),
+    'users.add': async (input) => usersChanged(await users.add(input)),
+    'users.update': ({ name, ...patch }) => usersChanged(users.update(name, patch)),
+    'users.setPassword': async ({ name, password }) => usersChanged(await users.setPassword(name, password)),
+    'users.remove': ({ name }) => {
+      users.remove(name);
+      return usersChanged({ removed: name });
+    },
+    'groups.list': () => users.listGroups(),
+    'groups.add': (input) => usersChanged(users.addGroup(input)),
+    'groups.update': ({ name, ...patch }) => usersChanged(users.updateGroup(name, patch)),
+    'groups.remove': ({ name }) => {
+      users.removeGroup(name);
+      return usersChanged({ removed: name });
+    },
   });
+
+  /** Users changed here: sign-ins see it at once, and the UI hears of it. */
+  function usersChanged<T>(value: T): T {
+    auth.reload();
+    control.emit({ type: 'users' });
+    return value;
+  }
 
   writer.onRows((rows) => control.emit({ type: 'log', rows }));
 
@@ -182,6 +217,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       const v = dataVersion(db);
       if (v === seenVersion) return;
       seenVersion = v;
+      // users may have changed too (gatehouse users …): reload them, it is cheap
+      auth.reload();
       const loaded = repo.load();
       if (JSON.stringify(loaded) !== JSON.stringify(settings)) {
         applySettings(loaded).catch((err) => logger.error('could not apply changed settings', { err: String(err.message ?? err) }));

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { SettingsSchema } from './settings.js';
 
-export const ServiceName = z.enum(['http']);
+export const ServiceName = z.enum(['http', 'socks']);
 export type ServiceName = z.infer<typeof ServiceName>;
 
 export const ServiceStatusSchema = z.object({
@@ -53,6 +53,9 @@ export const LogRowSchema = z.object({
   /** bytes received from the client / sent to the client */
   bytesUp: z.number(),
   bytesDown: z.number(),
+  /** datagrams from / to the client (UDP rows) */
+  packetsUp: z.number(),
+  packetsDown: z.number(),
   durationMs: z.number(),
   allowed: z.boolean(),
   rule: z.string(),
@@ -61,6 +64,26 @@ export const LogRowSchema = z.object({
 export type LogRow = z.infer<typeof LogRowSchema>;
 
 const Empty = z.object({}).strict();
+
+export const UserSchema = z.object({
+  name: z.string(),
+  enabled: z.boolean(),
+  note: z.string(),
+  groups: z.array(z.string()),
+  created: z.number(),
+  updated: z.number(),
+});
+export type User = z.infer<typeof UserSchema>;
+
+export const GroupSchema = z.object({
+  name: z.string(),
+  note: z.string(),
+  members: z.array(z.string()),
+});
+export type Group = z.infer<typeof GroupSchema>;
+
+const Name = z.string().min(1).max(64);
+const Password = z.string().min(1, 'the password is empty').max(255);
 
 export const SettingEntrySchema = z.object({
   key: z.string(),
@@ -86,6 +109,23 @@ export const methods = {
     input: z.object({ key: z.string(), value: z.string() }).strict(),
     output: SettingsSchema,
   },
+  'users.list': { input: Empty, output: z.array(UserSchema) },
+  'users.add': {
+    input: z
+      .object({ name: Name, password: Password, enabled: z.boolean().optional(), note: z.string().max(500).optional(), groups: z.array(Name).optional() })
+      .strict(),
+    output: UserSchema,
+  },
+  'users.update': {
+    input: z.object({ name: Name, enabled: z.boolean().optional(), note: z.string().max(500).optional(), groups: z.array(Name).optional() }).strict(),
+    output: UserSchema,
+  },
+  'users.setPassword': { input: z.object({ name: Name, password: Password }).strict(), output: UserSchema },
+  'users.remove': { input: z.object({ name: Name }).strict(), output: z.object({ removed: z.string() }) },
+  'groups.list': { input: Empty, output: z.array(GroupSchema) },
+  'groups.add': { input: z.object({ name: Name, note: z.string().max(500).optional(), members: z.array(Name).optional() }).strict(), output: GroupSchema },
+  'groups.update': { input: z.object({ name: Name, note: z.string().max(500).optional(), members: z.array(Name).optional() }).strict(), output: GroupSchema },
+  'groups.remove': { input: z.object({ name: Name }).strict(), output: z.object({ removed: z.string() }) },
   'log.recent': {
     input: z
       .object({
@@ -112,7 +152,8 @@ export function isMethodName(name: string): name is MethodName {
 export type GatehouseEvent =
   | { type: 'status'; status: Status }
   | { type: 'log'; rows: LogRow[] }
-  | { type: 'settings'; settings: z.infer<typeof SettingsSchema> };
+  | { type: 'settings'; settings: z.infer<typeof SettingsSchema> }
+  | { type: 'users' };
 
 export type Handlers = { [M in MethodName]: (input: ParsedInput<M>) => Promise<Output<M>> | Output<M> };
 

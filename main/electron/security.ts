@@ -54,6 +54,25 @@ export function navigationDecision(url: string): NavigationDecision {
 }
 
 /**
+ * Which requests the window's session lets through: our renderer, inline
+ * data/blob URLs and the developer tools. Everything else (http, ws, file…)
+ * is cancelled, so even a page that slipped past the CSP reaches neither the
+ * network nor the disk; the gateway itself runs in Node and is not affected.
+ */
+export function isAllowedRequest(url: string): boolean {
+  if (isAppUrl(url)) return true;
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  return scheme === 'data' || scheme === 'blob' || scheme === 'devtools';
+}
+
+/** Browser permissions the page may use: writing the clipboard (the "copy" buttons), nothing else. */
+const ALLOWED_PERMISSIONS = new Set(['clipboard-sanitized-write']);
+
+export function isPermissionAllowed(permission: string, requestingUrl: string): boolean {
+  return ALLOWED_PERMISSIONS.has(permission) && isAppUrl(requestingUrl);
+}
+
+/**
  * Maps a request for app://gatehouse/<path> to a file under `rootDir`, or null
  * when the URL is not ours or would leave `rootDir` (dot segments, encoded
  * slashes, NUL bytes).

@@ -12,6 +12,7 @@ export interface DecideInput {
   service: string;
   clientAddr: string;
   user?: string;
+  groups?: string[];
   host: string;
   port: number;
   /** HTTP method, "CONNECT" for tunnels */
@@ -62,7 +63,7 @@ export class SettingsPolicy implements Policy {
         route: 'direct',
       };
     }
-    if (input.method === 'CONNECT' && !portInList(input.port, this.connectPorts)) {
+    if (input.service === 'http' && input.method === 'CONNECT' && !portInList(input.port, this.connectPorts)) {
       return {
         allow: false,
         rule: RULE_CONNECT_PORTS,

@@ -15,6 +15,7 @@ export function openDb(dataDir: string, opts: { readonly?: boolean } = {}): Db {
   mkdirSync(dataDir, { recursive: true });
   const db = new Database(join(dataDir, DB_FILE), { readonly: opts.readonly ?? false });
   db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a power loss may drop the last transactions, never corrupts

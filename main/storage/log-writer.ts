@@ -33,8 +33,8 @@ export class LogWriter {
     this.maxBatch = opts.maxBatch ?? 2000;
     this.insert = db.prepare(
       `INSERT INTO log (ts, service, client_addr, client_port, user, method, url, host, port, status,
-        bytes_up, bytes_down, duration_ms, allowed, rule, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        bytes_up, bytes_down, packets_up, packets_down, duration_ms, allowed, rule, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -73,7 +73,7 @@ export class LogWriter {
         for (const r of rows) {
           const info = this.insert.run(
             r.ts, r.service, r.clientAddr, r.clientPort, r.user, r.method, r.url, r.host, r.port, r.status,
-            r.bytesUp, r.bytesDown, r.durationMs, r.allowed ? 1 : 0, r.rule, r.error,
+            r.bytesUp, r.bytesDown, r.packetsUp, r.packetsDown, r.durationMs, r.allowed ? 1 : 0, r.rule, r.error,
           );
           out.push({ ...r, id: Number(info.lastInsertRowid) });
         }
@@ -113,6 +113,8 @@ interface DbRow {
   status: number;
   bytes_up: number;
   bytes_down: number;
+  packets_up: number;
+  packets_down: number;
   duration_ms: number;
   allowed: number;
   rule: string;
@@ -134,6 +136,8 @@ export function toLogRow(r: DbRow): LogRow {
     status: r.status,
     bytesUp: r.bytes_up,
     bytesDown: r.bytes_down,
+    packetsUp: r.packets_up,
+    packetsDown: r.packets_down,
     durationMs: r.duration_ms,
     allowed: r.allowed === 1,
     rule: r.rule,

@@ -41,6 +41,34 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX log_client ON log(client_addr, ts);
   CREATE INDEX log_host ON log(host, ts);
   `,
+  // 2: users and groups
+  `
+  CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    pass_hash TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    note TEXT NOT NULL DEFAULT '',
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL
+  );
+  CREATE TABLE groups (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    note TEXT NOT NULL DEFAULT ''
+  );
+  CREATE TABLE group_members (
+    group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX group_members_user ON group_members(user_id);
+  `,
+  // 3: datagram counts for UDP rows
+  `
+  ALTER TABLE log ADD COLUMN packets_up INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE log ADD COLUMN packets_down INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export function migrate(db: Database.Database): number {

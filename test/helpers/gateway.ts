@@ -16,6 +16,7 @@ export interface TestGateway {
   dataDir: string;
   port: number;
   proxy: string;
+  socksPort: number;
   /** waits until the log holds at least n rows (bounded), newest last */
   logRows(n: number): Promise<LogRow[]>;
   /** waits until a row matching `pred` is written (bounded) and returns it */
@@ -29,12 +30,13 @@ export async function startGateway(overrides: Partial<Settings> = {}, opts: { ad
     dataDir,
     sharing: 'on',
     admin: opts.admin ?? false,
-    overrides: { listen: ['127.0.0.1'], 'http.port': 0, 'admin.port': 0, ...overrides },
+    overrides: { listen: ['127.0.0.1'], 'http.port': 0, 'socks.port': 0, 'admin.port': 0, ...overrides },
     logger: silentLogger,
     logDelayMs: 20,
     watchMs: 100,
   });
   const http = rt.status().services.find((s) => s.name === 'http')!;
+  const socks = rt.status().services.find((s) => s.name === 'socks')!;
   const port = http.port!;
   let closed = false;
   return {
@@ -42,6 +44,7 @@ export async function startGateway(overrides: Partial<Settings> = {}, opts: { ad
     dataDir,
     port,
     proxy: `http://127.0.0.1:${port}`,
+    socksPort: socks.port!,
     async logRows(n: number) {
       for (let i = 0; i < 100; i++) {
         const r = await rt.control.call('log.recent', { limit: 1000 });

@@ -12,6 +12,7 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Policy } from '../../policy/policy.js';
+import { parseBasic, type Authenticator, type AuthUser } from '../../policy/auth.js';
 import type { ConnRecord, Recorder } from '../../recorder.js';
 import { hostPort, isLoopbackOrOwn, normalizeAddr, ownAddresses, parseAuthority } from '../../net/addresses.js';
 import { dial } from '../../net/dialer.js';
@@ -25,11 +26,14 @@ export interface HttpProxyLimits {
   responseTimeoutMs: number;
   maxHeaderSize: number;
   maxUrlLength: number;
+  /** whether clients must sign in with Proxy-Authorization: Basic */
+  login: 'off' | 'optional' | 'required';
 }
 
 export interface HttpProxyOptions {
   policy: Policy;
   recorder: Recorder;
+  auth: Authenticator;
   limits: HttpProxyLimits;
   /** ports this proxy listens on, for loop detection */
   ownPorts?: () => number[];
@@ -62,7 +66,33 @@ export interface HttpProxy {
 
 export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
   let limits = opts.limits;
-  const { policy, recorder } = opts;
+  const { policy, recorder, auth } = opts;
+  const CHALLENGE = { 'Proxy-Authenticate': 'Basic realm="Gatehouse", charset="UTF-8"' };
+
+  /**
+   * Who is asking (RFC 9110 §11.7.1 Proxy-Authorization, RFC 7617 Basic). Calls `go` with the
+   * user (or undefined when login is off or optional and no credentials came), or with an HttpFail
+   * (407 with a challenge, or 403 while the address is locked out).
+   */
+  function identify(header: string | undefined, clientAddr: string, rec: ConnRecord, go: (r: AuthUser | undefined | HttpFail) => void): void {
+    if (limits.login === 'off') return go(undefined);
+    const cred = parseBasic(header);
+    if (!cred) {
+      if (limits.login === 'optional' && !header) return go(undefined);
+      rec.set({ rule: 'login', allowed: false, error: header ? 'unreadable Proxy-Authorization header' : 'login required' });
+      return go(new HttpFail(407, 'Sign-in required', 'This proxy needs a user name and password. Your browser or app should ask for them.', 'proxy_auth_required'));
+    }
+    rec.set({ user: cred.name });
+    auth.check(cred.name, cred.password, clientAddr).then(
+      (r) => {
+        if (r.ok) return go(r.user);
+        rec.set({ rule: r.lockedOut ? 'lockout' : 'login', allowed: false, error: r.reason });
+        if (r.lockedOut) return go(new HttpFail(403, 'Too many failed sign-ins', 'Sign-ins from this address are refused for a while after repeated failures. Try again later.', 'proxy_auth_required'));
+        go(new HttpFail(407, 'Sign-in failed', 'The user name or password is wrong, or the user is disabled.', 'proxy_auth_required'));
+      },
+      (err) => go(new HttpFail(500, 'Sign-in check failed', String((err as Error).message), 'proxy_internal_error')),
+    );
+  }
   // RFC 9110 §7.6.3: a pseudonym in Via; the random part lets us spot our own requests coming back
   const viaName = `gatehouse-${randomBytes(3).toString('hex')}`;
   const via = `1.1 ${viaName}`;
@@ -150,6 +180,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     if (socket.writable) {
       socket.end(
         `HTTP/1.1 ${f.status} ${statusText(f.status)}\r\nContent-Type: text/html; charset=utf-8\r\n` +
+          (f.status === 407 ? `Proxy-Authenticate: ${CHALLENGE['Proxy-Authenticate']}\r\n` : '') +
           `Content-Length: ${Buffer.byteLength(body)}\r\nProxy-Status: ${proxyStatusHeader(f)}\r\n` +
           `Via: ${via}\r\nConnection: close\r\n\r\n${body}`,
       );
@@ -202,8 +233,9 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     host: string,
     port: number,
     method: string,
+    user?: AuthUser,
   ): HttpFail | null {
-    const d = policy.decide({ service, clientAddr, host, port, method });
+    const d = policy.decide({ service, clientAddr, user: user?.name, groups: user?.groups, host, port, method });
     rec.set({ rule: d.rule, allowed: d.allow, ...(d.allow ? {} : { error: d.reason }) });
     if (!d.allow) return new HttpFail(403, 'Access refused', `Gatehouse refused this request: ${d.reason}.`, 'destination_ip_prohibited');
     return null;
@@ -216,9 +248,6 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     const rec = recorder.open({ service: 'http', ...client, method, url: req.url ?? '' });
     let bytesUp = headBytes(req);
     const downStart = socket.bytesWritten;
-    req.on('data', (c: Buffer) => {
-      bytesUp += c.length;
-    });
     res.on('close', () => {
       const unfinished = !res.writableFinished && !rec.fields.error;
       rec.complete({
@@ -231,12 +260,20 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     const t = parseTarget(req);
     if (t instanceof HttpFail) return httpFail(res, rec, t);
     rec.set({ host: t.host, port: t.port, url: t.url.href });
-    const refused = describeAndDecide(rec, 'http', client.clientAddr, t.host, t.port, method);
-    if (refused) return httpFail(res, rec, refused);
-    if (isSelf(t.host, t.port) || loopedVia(req.headers)) {
-      return httpFail(res, rec, new HttpFail(508, 'Request loop', `The request for ${t.url.host} would reach Gatehouse itself.`, 'proxy_loop_detected'));
-    }
+    identify(req.headers['proxy-authorization'], client.clientAddr, rec, (who) => {
+      if (who instanceof HttpFail) return httpFail(res, rec, who, who.status === 407 ? CHALLENGE : {});
+      if (who) rec.set({ user: who.name });
+      const refused = describeAndDecide(rec, 'http', client.clientAddr, t.host, t.port, method, who);
+      if (refused) return httpFail(res, rec, refused);
+      if (isSelf(t.host, t.port) || loopedVia(req.headers)) {
+        return httpFail(res, rec, new HttpFail(508, 'Request loop', `The request for ${t.url.host} would reach Gatehouse itself.`, 'proxy_loop_detected'));
+      }
+      forward(req, res, rec, t, (n) => (bytesUp += n));
+    });
+  }
 
+  function forward(req: http.IncomingMessage, res: http.ServerResponse, rec: ConnRecord, t: Target, countUp: (n: number) => void): void {
+    const method = req.method ?? 'GET';
     const headers = forwardHeaders(req.rawHeaders);
     // RFC 9112 §3.2.2: a proxy replaces Host with the authority of the target URI
     for (let i = 0; i < headers.length; i += 2) {
@@ -310,6 +347,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       if (!res.writableFinished) out.destroy();
     });
     req.pipe(out);
+    req.on('data', (c: Buffer) => countUp(c.length));
   }
 
   /** WebSocket and other upgrades over the plain proxy: forward the handshake, then relay bytes. */
@@ -321,12 +359,23 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     const t = parseTarget(req);
     if (t instanceof HttpFail) return socketFail(socket, t, rec), rec.complete();
     rec.set({ host: t.host, port: t.port, url: t.url.href });
-    const refused = describeAndDecide(rec, 'http', client.clientAddr, t.host, t.port, req.method ?? 'GET');
-    if (refused) return socketFail(socket, refused, rec), rec.complete();
-    if (isSelf(t.host, t.port) || loopedVia(req.headers)) {
-      socketFail(socket, new HttpFail(508, 'Request loop', `The request for ${t.url.host} would reach Gatehouse itself.`, 'proxy_loop_detected'), rec);
-      return rec.complete();
-    }
+    ns.pause();
+    identify(req.headers['proxy-authorization'], client.clientAddr, rec, (who) => {
+      if (who instanceof HttpFail) return socketFail(socket, who, rec), rec.complete();
+      if (who) rec.set({ user: who.name });
+      const refused = describeAndDecide(rec, 'http', client.clientAddr, t.host, t.port, req.method ?? 'GET', who);
+      if (refused) return socketFail(socket, refused, rec), rec.complete();
+      if (isSelf(t.host, t.port) || loopedVia(req.headers)) {
+        socketFail(socket, new HttpFail(508, 'Request loop', `The request for ${t.url.host} would reach Gatehouse itself.`, 'proxy_loop_detected'), rec);
+        return rec.complete();
+      }
+      upgrade(req, socket, head, rec, t);
+      ns.resume();
+    });
+  }
+
+  function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, rec: ConnRecord, t: Target): void {
+    const ns = socket as net.Socket;
     const headers = forwardHeaders(req.rawHeaders, true);
     const clean: string[] = ['Host', t.url.host];
     for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() !== 'host') clean.push(headers[i]!, headers[i + 1]!);
@@ -391,15 +440,32 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       return finish();
     }
     rec.set({ host: a.host, port: a.port });
-    const refused = describeAndDecide(rec, 'http', client.clientAddr, a.host, a.port, 'CONNECT');
-    if (refused) return socketFail(socket, refused, rec), finish();
-    if (isSelf(a.host, a.port) || loopedVia(req.headers)) {
-      socketFail(socket, new HttpFail(508, 'Request loop', `A tunnel to ${target} would reach Gatehouse itself.`, 'proxy_loop_detected'), rec);
-      return finish();
-    }
     // hold the client's early bytes until the tunnel is up
     ns.pause();
     const reqBytes = headBytes(req);
+    identify(req.headers['proxy-authorization'], client.clientAddr, rec, (who) => {
+      if (who instanceof HttpFail) return socketFail(socket, who, rec), finish({ bytesUp: reqBytes });
+      if (who) rec.set({ user: who.name });
+      const refused = describeAndDecide(rec, 'http', client.clientAddr, a.host, a.port, 'CONNECT', who);
+      if (refused) return socketFail(socket, refused, rec), finish({ bytesUp: reqBytes });
+      if (isSelf(a.host, a.port) || loopedVia(req.headers)) {
+        socketFail(socket, new HttpFail(508, 'Request loop', `A tunnel to ${target} would reach Gatehouse itself.`, 'proxy_loop_detected'), rec);
+        return finish({ bytesUp: reqBytes });
+      }
+      tunnel(socket, head, rec, a, reqBytes, finish);
+    });
+  }
+
+  function tunnel(
+    socket: Duplex,
+    head: Buffer,
+    rec: ConnRecord,
+    a: { host: string; port: number },
+    reqBytes: number,
+    finish: (patch?: { bytesUp?: number; bytesDown?: number }) => void,
+  ): void {
+    const ns = socket as net.Socket;
+    const target = hostPort(a.host, a.port);
     const reader = pooledReader();
     dial(a.host, a.port, { timeoutMs: limits.connectTimeoutMs, onread: reader.onread }).then(
       (up) => {

@@ -1,0 +1,216 @@
+/**
+ * A SOCKS5 UDP association (RFC 1928 §7): one UDP socket per association,
+ * bound beside the TCP control connection. Datagrams from the client (its
+ * address, and its port once known) are unwrapped and sent on; datagrams from
+ * a destination the client has written to come back wrapped in the header
+ * that names their source; everything else is dropped, and so are fragments
+ * (FRAG ≠ 0). Domain targets are resolved here. Each destination is decided
+ * by the policy once and logged as its own row (datagrams and bytes each way)
+ * when the association ends with its control connection.
+ */
+import dgram from 'node:dgram';
+import dns from 'node:dns';
+import type net from 'node:net';
+import type { Policy } from '../../policy/policy.js';
+import type { Recorder, RecordFields } from '../../recorder.js';
+import { hostPort, normalizeAddr } from '../../net/addresses.js';
+import { parseUdp, udpHeader } from './protocol.js';
+
+interface DestStats {
+  host: string;
+  port: number;
+  /** the address datagrams go to and replies come from */
+  addr: string | null;
+  allowed: boolean;
+  rule: string;
+  error: string;
+  start: number;
+  packetsUp: number;
+  bytesUp: number;
+  packetsDown: number;
+  bytesDown: number;
+  pending: Buffer[];
+}
+
+export interface UdpAssociationOptions {
+  control: net.Socket;
+  clientAddr: string;
+  /** DST.PORT of the request: the client's UDP port if it knows it, else 0 */
+  clientPort: number;
+  clientHostHint: string;
+  user: string;
+  groups: string[];
+  policy: Policy;
+  recorder: Recorder;
+  idleTimeoutMs: number;
+  base: Pick<RecordFields, 'service' | 'clientAddr' | 'clientPort' | 'user' | 'rule'>;
+}
+
+const MAX_DESTINATIONS = 4096;
+
+export class UdpAssociation {
+  private sock: dgram.Socket | null = null;
+  private clientUdpPort: number;
+  private readonly dests = new Map<string, DestStats>();
+  /** "addr|port" of resolved destinations → their stats, for replies */
+  private readonly bySource = new Map<string, DestStats>();
+  private idle: NodeJS.Timeout | null = null;
+  private closed = false;
+  private v6 = false;
+  dropped = 0;
+
+  constructor(private readonly o: UdpAssociationOptions) {
+    this.clientUdpPort = o.clientPort;
+  }
+
+  /** Binds the relay socket next to the control connection; resolves with the address to tell the client. */
+  start(): Promise<{ host: string; port: number }> {
+    const local = normalizeAddr(this.o.control.localAddress);
+    this.v6 = local.includes(':');
+    const sock = dgram.createSocket({ type: this.v6 ? 'udp6' : 'udp4' });
+    this.sock = sock;
+    sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    sock.on('error', () => this.close());
+    return new Promise((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(0, local, () => {
+        sock.removeListener('error', reject);
+        const a = sock.address();
+        this.touch();
+        resolve({ host: a.address, port: a.port });
+      });
+    });
+  }
+
+  private touch(): void {
+    if (this.idle) this.idle.refresh();
+    else {
+      this.idle = setTimeout(() => this.o.control.destroy(), this.o.idleTimeoutMs);
+      this.idle.unref();
+    }
+  }
+
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.closed) return;
+    const from = normalizeAddr(rinfo.address);
+    if (from === this.o.clientAddr && (this.clientUdpPort === 0 || rinfo.port === this.clientUdpPort) && !this.bySource.has(`${from}|${rinfo.port}`)) {
+      // the first datagram from the client's address tells its port (RFC 1928 §7)
+      if (this.clientUdpPort === 0) this.clientUdpPort = rinfo.port;
+      return this.fromClient(msg);
+    }
+    const d = this.bySource.get(`${from}|${rinfo.port}`);
+    if (!d || !d.allowed) {
+      this.dropped++;
+      return;
+    }
+    d.packetsDown++;
+    d.bytesDown += msg.length;
+    this.touch();
+    this.sock!.send([udpHeader(from, rinfo.port), msg], this.clientUdpPort, this.o.clientAddr);
+  }
+
+  private fromClient(msg: Buffer): void {
+    const r = parseUdp(msg);
+    if (r.kind !== 'ok' || r.msg.frag !== 0) {
+      // malformed, or a fragment: Gatehouse does not reassemble (RFC 1928 §7 allows dropping them)
+      this.dropped++;
+      return;
+    }
+    const { dst, data } = r.msg;
+    this.touch();
+    const key = hostPort(dst.host.toLowerCase(), dst.port);
+    let d = this.dests.get(key);
+    if (!d) {
+      if (this.dests.size >= MAX_DESTINATIONS) {
+        this.dropped++;
+        return;
+      }
+      const decision = this.o.policy.decide({
+        service: 'socks',
+        clientAddr: this.o.clientAddr,
+        user: this.o.user || undefined,
+        groups: this.o.groups,
+        host: dst.host,
+        port: dst.port,
+        method: 'UDP',
+      });
+      d = {
+        host: dst.host,
+        port: dst.port,
+        addr: null,
+        allowed: decision.allow,
+        rule: decision.rule,
+        error: decision.allow ? '' : decision.reason,
+        start: Date.now(),
+        packetsUp: 0,
+        bytesUp: 0,
+        packetsDown: 0,
+        bytesDown: 0,
+        pending: [],
+      };
+      this.dests.set(key, d);
+      if (d.allowed) this.resolve(d);
+    }
+    d.packetsUp++;
+    d.bytesUp += data.length;
+    if (!d.allowed) return;
+    if (d.addr === null) {
+      if (d.pending.length < 64) d.pending.push(Buffer.from(data));
+      return;
+    }
+    this.sock!.send(data, d.port, d.addr);
+  }
+
+  private resolve(d: DestStats): void {
+    dns.lookup(d.host, { family: this.v6 ? 6 : 4 }, (err, address) => {
+      if (this.closed) return;
+      if (err) {
+        d.error = `${d.host}: ${err.code ?? err.message}`;
+        d.allowed = false;
+        d.pending = [];
+        return;
+      }
+      d.addr = normalizeAddr(address);
+      this.bySource.set(`${d.addr}|${d.port}`, d);
+      for (const p of d.pending) this.sock!.send(p, d.port, d.addr);
+      d.pending = [];
+    });
+  }
+
+  /** Ends the association: closes the socket and writes one log row per destination. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.idle) clearTimeout(this.idle);
+    try {
+      this.sock?.close();
+    } catch {
+      // already closed
+    }
+    const base = this.o.base;
+    if (this.dests.size === 0) {
+      const rec = this.o.recorder.open({ ...base, method: 'UDP', status: 0 });
+      rec.complete({ error: this.dropped ? `no datagram was relayed; ${this.dropped} dropped` : 'no datagram was relayed' });
+      return;
+    }
+    for (const d of this.dests.values()) {
+      const rec = this.o.recorder.open({
+        ...base,
+        method: 'UDP',
+        host: d.host,
+        port: d.port,
+        url: `udp://${hostPort(d.host, d.port)}`,
+        rule: d.rule,
+        allowed: d.allowed,
+        status: d.allowed && !d.error ? 0 : 2,
+      }, d.start);
+      rec.complete({
+        bytesUp: d.bytesUp,
+        bytesDown: d.bytesDown,
+        packetsUp: d.packetsUp,
+        packetsDown: d.packetsDown,
+        error: d.error,
+      });
+    }
+  }
+}
