@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { GatehouseError } from './errors.js';
-import { parseSourceList } from './addresses.js';
+import { isIp, parseSourceList } from './addresses.js';
 import { parsePortList, formatPortList } from './ports.js';
 
 const seconds = (min: number, max: number) => z.number().min(min).max(max);
@@ -190,5 +190,5 @@ export function formatSetting(value: unknown): string {
 }
 
 function isIpLiteral(s: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(s) || (s.includes(':') && /^[0-9a-fA-F:.]+$/.test(s));
+  return isIp(s);
 }

@@ -15,6 +15,7 @@ import { GatehouseError } from '../contract/index.js';
 import type { ControlService } from './types.js';
 import type { Logger } from '../logger.js';
 import { hostPort } from '../net/addresses.js';
+import { isIp } from '../contract/addresses.js';
 
 export interface WebAdminOptions {
   control: ControlService;
@@ -58,15 +59,24 @@ function cookieToken(req: http.IncomingMessage): string | null {
   if (!c) return null;
   for (const part of c.split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === COOKIE) return decodeURIComponent(v.join('='));
+    if (k !== COOKIE) continue;
+    try {
+      return decodeURIComponent(v.join('='));
+    } catch {
+      return null; // a malformed cookie is no cookie
+    }
   }
   return null;
 }
 
+/** Only IP literals and localhost, with an optional port: a DNS name may be an attacker's rebinding. */
 function hostAllowed(host: string | undefined): boolean {
   if (!host) return false;
-  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
-  return name === 'localhost' || /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(':');
+  const v6 = /^\[([0-9a-fA-F:.]+)\](?::\d{1,5})?$/.exec(host);
+  if (v6) return isIp(v6[1]!);
+  const m = /^([^:]+)(?::\d{1,5})?$/.exec(host);
+  if (!m) return false;
+  return m[1] === 'localhost' || (isIp(m[1]!) && !m[1]!.includes(':'));
 }
 
 const UNAUTHORIZED_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Gatehouse admin</title>
@@ -207,7 +217,13 @@ export class WebAdmin {
           return this.sendJson(res, 400, { ok: false, error: { code: 'E_VALIDATION', message: 'the body is not valid JSON' } });
         }
       }
-      const result = await this.opts.control.call(decodeURIComponent(method), input);
+      let name: string;
+      try {
+        name = decodeURIComponent(method);
+      } catch {
+        return this.sendJson(res, 404, { ok: false, error: { code: 'E_UNKNOWN_METHOD', message: 'malformed method name' } });
+      }
+      const result = await this.opts.control.call(name, input);
       const status = result.ok ? 200 : new GatehouseError(result.error.code, '').httpStatus;
       this.sendJson(res, status, result);
     });
@@ -238,6 +254,7 @@ export class WebAdmin {
     let file = normalize(join(dir, rel));
     if (!file.startsWith(normalize(dir + sep)) && file !== normalize(dir)) return this.send(res, 404, 'Not found', 'text/plain; charset=utf-8');
     let st = statSafe(file);
+    if (!st && rel.startsWith('/assets/')) return this.send(res, 404, 'Not found', 'text/plain; charset=utf-8');
     if (!st || st.isDirectory()) {
       // the app is a single page: unknown paths get index.html
       file = join(dir, 'index.html');

@@ -20,7 +20,12 @@ export function openDb(dataDir: string, opts: { readonly?: boolean } = {}): Db {
     db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a power loss may drop the last transactions, never corrupts
     db.pragma('synchronous = NORMAL');
-    migrate(db);
+    try {
+      migrate(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
   }
   return db;
 }

@@ -90,7 +90,14 @@ export class LogWriter {
       return;
     }
     this.written += written.length;
-    for (const l of this.listeners) l(written);
+    for (const l of this.listeners) {
+      try {
+        l(written);
+      } catch (err) {
+        // a broken listener must not stop the others, nor the writer
+        this.opts.onError?.(err);
+      }
+    }
   }
 
   close(): void {

@@ -55,6 +55,8 @@ function row(id: number, over: Partial<LogRow> = {}): LogRow {
     status: 200,
     bytesUp: 100,
     bytesDown: 2000,
+    packetsUp: 0,
+    packetsDown: 0,
     durationMs: 12,
     allowed: true,
     rule: '',
