@@ -21,7 +21,7 @@ import { createLogger } from './logger.js';
 import { VERSION, adminToken, startRuntime } from './runtime.js';
 import { openDb } from './storage/db.js';
 import { recentLog } from './storage/log-writer.js';
-import { SettingsRepo } from './storage/settings-repo.js';
+import { SettingsRepo, getMeta } from './storage/settings-repo.js';
 import { UsersRepo } from './storage/users-repo.js';
 import { lanAddresses } from './net/addresses.js';
 import type { LogRow } from './contract/index.js';
@@ -225,8 +225,23 @@ function adminUrlCmd(argv: string[]): number {
   const db = openDb(values['data-dir'] ?? defaultDataDir());
   try {
     const s = new SettingsRepo(db).load();
-    const host = s['admin.listen'].includes(':') ? `[${s['admin.listen']}]` : s['admin.listen'];
-    process.stdout.write(`http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${s['admin.port']}/?token=${adminToken(db)}\n`);
+    let base: string | null = null;
+    // a running gateway wrote where its admin listens (the port may have been picked at start)
+    const running = getMeta(db, 'admin.running');
+    if (running) {
+      try {
+        const r = JSON.parse(running) as { url: string; pid: number };
+        process.kill(r.pid, 0);
+        base = r.url;
+      } catch {
+        base = null; // that process is gone
+      }
+    }
+    if (!base) {
+      const host = s['admin.listen'].includes(':') ? `[${s['admin.listen']}]` : s['admin.listen'];
+      base = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${s['admin.port']}`;
+    }
+    process.stdout.write(`${base}/?token=${adminToken(db)}\n`);
   } finally {
     db.close();
   }

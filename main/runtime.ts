@@ -15,7 +15,9 @@ import {
   SETTING_KEYS,
   formatSetting,
   parseSettingText,
+  validateSetting,
   isSettingKey,
+  type SettingKey,
   GatehouseError,
   type Settings,
   type Status,
@@ -40,7 +42,10 @@ export interface RuntimeOptions {
   dataDir: string;
   /** "on"/"off" force the sharing switch at start; "saved" keeps the stored one */
   sharing?: 'on' | 'off' | 'saved';
-  /** settings applied (and saved) before services start, e.g. from CLI flags */
+  /**
+   * settings for this run only (CLI flags such as --http-port): layered over the saved
+   * ones and never written; a later change of the same key (UI, CLI) replaces the override
+   */
   overrides?: Partial<Settings>;
   /** run the web admin (default true) */
   admin?: boolean;
@@ -86,10 +91,18 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const logger = opts.logger ?? createLogger();
   const db = openDb(opts.dataDir);
   const repo = new SettingsRepo(db);
-  const initial: Record<string, unknown> = { ...(opts.overrides ?? {}) };
-  if (opts.sharing === 'on') initial['sharing.enabled'] = true;
-  if (opts.sharing === 'off') initial['sharing.enabled'] = false;
-  let settings = Object.keys(initial).length ? repo.update(initial) : repo.load();
+  const overrides: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(opts.overrides ?? {})) overrides[k] = validateSetting(k as SettingKey, v);
+  const effective = (stored: Settings): Settings => ({ ...stored, ...overrides }) as Settings;
+  /** saves changes; a saved key no longer follows its run-only override */
+  const save = (changes: Record<string, unknown>): Settings => {
+    const stored = repo.update(changes);
+    for (const k of Object.keys(changes)) delete overrides[k];
+    return effective(stored);
+  };
+  // the sharing switch is the owner's choice: --sharing on/off is saved like a press of the switch
+  if (opts.sharing === 'on' || opts.sharing === 'off') repo.update({ 'sharing.enabled': opts.sharing === 'on' });
+  let settings = effective(repo.load());
   const token = adminToken(db);
 
   const writer = new LogWriter(db, {
@@ -151,13 +164,13 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   control = new Control({
     'status.get': () => status(),
     'sharing.set': async ({ enabled }) => {
-      const next = repo.update({ 'sharing.enabled': enabled });
+      const next = save({ 'sharing.enabled': enabled });
       try {
         await applySettings(next);
       } catch (err) {
         if (enabled) {
           // could not start: leave the switch off so the next start does not fail the same way
-          await applySettings(repo.update({ 'sharing.enabled': false })).catch(() => {});
+          await applySettings(save({ 'sharing.enabled': false })).catch(() => {});
         }
         throw err;
       }
@@ -173,13 +186,13 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         ...SETTING_INFO[key],
       })),
     'settings.update': async ({ changes }) => {
-      const next = repo.update(changes);
+      const next = save(changes);
       await applySettings(next);
       return settings;
     },
     'settings.setText': async ({ key, value }) => {
       if (!isSettingKey(key)) throw new GatehouseError('E_VALIDATION', `unknown setting "${key}" (known: ${SETTING_KEYS.join(', ')})`);
-      const next = repo.update({ [key]: parseSettingText(key, value) });
+      const next = save({ [key]: parseSettingText(key, value) });
       await applySettings(next);
       return settings;
     },
@@ -219,7 +232,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       seenVersion = v;
       // users may have changed too (gatehouse users …): reload them, it is cheap
       auth.reload();
-      const loaded = repo.load();
+      const loaded = effective(repo.load());
       if (JSON.stringify(loaded) !== JSON.stringify(settings)) {
         applySettings(loaded).catch((err) => logger.error('could not apply changed settings', { err: String(err.message ?? err) }));
       }
@@ -262,6 +275,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     });
     try {
       await admin.start(settings['admin.listen'], settings['admin.port']);
+      // `gatehouse admin-url` reads this to print the address of the running admin
+      setMeta(db, 'admin.running', JSON.stringify({ url: admin.url, pid: process.pid }));
     } catch (err) {
       await gateway.stop(0);
       clearInterval(watch);
@@ -286,6 +301,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         clearInterval(watch);
         clearInterval(ticker);
         await admin?.stop();
+        if (admin) db.prepare("DELETE FROM meta WHERE key = 'admin.running'").run();
         await gateway.stop(graceMs);
         writer.close();
         db.close();

@@ -121,18 +121,36 @@ test('sharing.set on with the port taken answers E_PORT_IN_USE and leaves the sw
 test('settings.setText with a bad value answers E_VALIDATION naming the key, and changes nothing in memory or on disk', async () => {
   const { rt, dataDir } = await start();
   const before = await ok<Settings>(rt.control.call('settings.get', {}));
+  const readDisk = () => {
+    const db = openDb(dataDir);
+    try {
+      return new SettingsRepo(db).load();
+    } finally {
+      db.close();
+    }
+  };
+  const diskBefore = readDisk();
   const r = await rt.control.call('settings.setText', { key: 'http.connectPorts', value: '443,90-80' });
   assert.deepEqual(r, { ok: false, error: { code: 'E_VALIDATION', message: 'setting http.connectPorts: port range "90-80" is reversed' } });
   const unknown = await rt.control.call('settings.setText', { key: 'http.prot', value: '1' });
   assert.equal(!unknown.ok && unknown.error.code, 'E_VALIDATION');
   assert.match(!unknown.ok ? unknown.error.message : '', /unknown setting "http\.prot"/);
   assert.deepEqual(await ok<Settings>(rt.control.call('settings.get', {})), before);
+  assert.deepEqual(readDisk(), diskBefore);
+});
+
+test('run-only overrides (CLI flags) are not saved, and a later change of that key replaces them', async () => {
+  const { rt, dataDir } = await start();
+  const live = await ok<Settings>(rt.control.call('settings.get', {}));
+  assert.equal(live['http.port'], 0);
   const db = openDb(dataDir);
   try {
-    assert.deepEqual(new SettingsRepo(db).load(), before);
+    assert.equal(new SettingsRepo(db).load()['http.port'], 8080);
   } finally {
     db.close();
   }
+  const after = await ok<Settings>(rt.control.call('settings.update', { changes: { 'log.retentionDays': 9 } }));
+  assert.equal(after['http.port'], 0, 'an unrelated change keeps the override');
 });
 
 test('settings.update with one bad value in the batch changes none of them', async () => {
