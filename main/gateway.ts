@@ -15,6 +15,7 @@ import { createSocksProxy, type SocksLimits } from './engines/socks/server.js';
 import { hostPort } from './net/addresses.js';
 import type { Policy } from './policy/policy.js';
 import type { Authenticator } from './policy/auth.js';
+import type { Limiter } from './policy/limits.js';
 import type { Recorder } from './recorder.js';
 import type { Logger } from './logger.js';
 
@@ -22,6 +23,7 @@ export interface GatewayDeps {
   policy: Policy;
   recorder: Recorder;
   auth: Authenticator;
+  limiter: Limiter;
   logger: Logger;
 }
 
@@ -189,7 +191,7 @@ export class Gateway {
         portKey: 'http.port',
         listenKey: (s) => JSON.stringify([s.listen, s['http.port'], s['http.maxHeaderSize'], s['http.headerTimeout'] < 2]),
         create: (s, own) => {
-          const p = createHttpProxy({ policy: deps.policy, recorder: deps.recorder, auth: deps.auth, limits: httpLimits(s), ownPorts: own });
+          const p = createHttpProxy({ policy: deps.policy, recorder: deps.recorder, auth: deps.auth, limiter: deps.limiter, limits: httpLimits(s), ownPorts: own });
           return { createServer: () => p.createServer(), setLimits: (x) => p.setLimits(httpLimits(x)), destroyAll: () => p.destroyAll() };
         },
       },
@@ -200,7 +202,7 @@ export class Gateway {
         portKey: 'socks.port',
         listenKey: (s) => JSON.stringify([s.listen, s['socks.port']]),
         create: (s) => {
-          const p = createSocksProxy({ policy: deps.policy, recorder: deps.recorder, auth: deps.auth, limits: socksLimits(s), logger: deps.logger.child('socks') });
+          const p = createSocksProxy({ policy: deps.policy, recorder: deps.recorder, auth: deps.auth, limiter: deps.limiter, limits: socksLimits(s), logger: deps.logger.child('socks') });
           return { createServer: () => p.createServer(), setLimits: (x) => p.setLimits(socksLimits(x)), destroyAll: () => p.destroyAll() };
         },
       },

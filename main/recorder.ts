@@ -8,6 +8,7 @@ import type { LogRow } from './contract/index.js';
 export type RecordFields = Omit<LogRow, 'id' | 'ts' | 'durationMs'>;
 
 export interface ConnRecord {
+  readonly id: number;
   readonly start: number;
   readonly fields: Readonly<RecordFields>;
   /** fill in as the request proceeds; the last values win */
@@ -16,6 +17,14 @@ export interface ConnRecord {
   complete(patch?: Partial<RecordFields>): void;
   /** ends the record without a log row (its story is told by other rows) */
   discard(): void;
+  /** how to end this connection from outside ("disconnect now") */
+  onKill(kill: () => void): void;
+}
+
+export interface LiveConnection {
+  id: number;
+  start: number;
+  fields: Readonly<RecordFields>;
 }
 
 export interface Recorder {
@@ -23,6 +32,10 @@ export interface Recorder {
   open(init: Pick<RecordFields, 'service' | 'clientAddr' | 'clientPort'> & Partial<RecordFields>, start?: number): ConnRecord;
   readonly active: number;
   readonly total: number;
+  /** the records open right now */
+  live(): LiveConnection[];
+  /** ends the live connections that match; returns how many */
+  kill(match: (c: LiveConnection) => boolean): number;
 }
 
 export type RowSink = (row: Omit<LogRow, 'id'>) => void;
@@ -30,7 +43,22 @@ export type RowSink = (row: Omit<LogRow, 'id'>) => void;
 export function createRecorder(sink: RowSink, clock: () => number = Date.now): Recorder {
   let active = 0;
   let total = 0;
+  let nextId = 1;
+  const open = new Map<number, { id: number; start: number; fields: RecordFields; kill: (() => void) | null }>();
   return {
+    live() {
+      return [...open.values()].map((o) => ({ id: o.id, start: o.start, fields: o.fields }));
+    },
+    kill(match) {
+      let n = 0;
+      for (const o of [...open.values()]) {
+        if (o.kill && match(o)) {
+          n++;
+          o.kill();
+        }
+      }
+      return n;
+    },
     get active() {
       return active;
     },
@@ -57,15 +85,23 @@ export function createRecorder(sink: RowSink, clock: () => number = Date.now): R
         ...init,
       };
       let done = false;
+      const id = nextId++;
+      const entry = { id, start, fields: f, kill: null as (() => void) | null };
+      open.set(id, entry);
       return {
+        id,
         start,
         fields: f,
+        onKill(kill) {
+          entry.kill = kill;
+        },
         set(patch) {
           if (!done) Object.assign(f, patch);
         },
         complete(patch) {
           if (done) return;
           done = true;
+          open.delete(id);
           if (patch) Object.assign(f, patch);
           active--;
           total++;
@@ -74,6 +110,7 @@ export function createRecorder(sink: RowSink, clock: () => number = Date.now): R
         discard() {
           if (done) return;
           done = true;
+          open.delete(id);
           active--;
         },
       };

@@ -28,7 +28,9 @@ import { WebAdmin } from './control/web-admin.js';
 import { Gateway } from './gateway.js';
 import { createLogger, type Logger } from './logger.js';
 import { lanAddresses } from './net/addresses.js';
-import { SettingsPolicy } from './policy/policy.js';
+import { GatewayPolicy } from './policy/policy.js';
+import { Limiter } from './policy/limits.js';
+import { RulesRepo } from './storage/rules-repo.js';
 import { createRecorder } from './recorder.js';
 import { dataVersion, openDb } from './storage/db.js';
 import { LogWriter, recentLog } from './storage/log-writer.js';
@@ -110,8 +112,13 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     onError: (err) => logger.error('log write failed; will retry', { err: String(err) }),
   });
   const recorder = createRecorder((row) => writer.push(row));
-  const policy = new SettingsPolicy(settings);
   const users = new UsersRepo(db);
+  const rulesRepo = new RulesRepo(db, () => ({
+    users: new Set(users.list().map((u) => u.name.toLowerCase())),
+    groups: new Set(users.listGroups().map((g) => g.name.toLowerCase())),
+  }));
+  const policy = new GatewayPolicy(settings, rulesRepo.list());
+  const limiter = new Limiter();
   const authLog = logger.child('auth');
   const auth = new Authenticator(() => users.listStored(), {
     maxFailures: settings['auth.maxFailures'],
@@ -121,7 +128,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         ? authLog.warn('address locked out after failed sign-ins', { client: e.clientAddr, user: e.user, failures: e.failures })
         : authLog.info('failed sign-in', { client: e.clientAddr, user: e.user, failures: e.failures }),
   });
-  const gateway = new Gateway({ policy, recorder, auth, logger: logger.child('gateway') });
+  const gateway = new Gateway({ policy, recorder, auth, limiter, logger: logger.child('gateway') });
   const startedAt = Date.now();
   let admin: WebAdmin | null = null;
 
@@ -205,6 +212,46 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       users.remove(name);
       return usersChanged({ removed: name });
     },
+    'rules.list': () => ({ rules: rulesRepo.list(), defaultAction: settings['access.defaultAction'] }),
+    'rules.add': ({ rule, position }) => rulesChanged(rulesRepo.add(rule, position)),
+    'rules.update': ({ id, rule }) => rulesChanged(rulesRepo.update(id, rule)),
+    'rules.remove': ({ id }) => {
+      rulesRepo.remove(id);
+      return rulesChanged({ removed: id });
+    },
+    'rules.move': ({ id, position }) => rulesChanged(rulesRepo.move(id, position)),
+    'rules.setDefault': async ({ action }) => {
+      await applySettings(save({ 'access.defaultAction': action }));
+      rulesChanged(null);
+      return { defaultAction: settings['access.defaultAction'] };
+    },
+    'rules.test': ({ service, clientAddr, user, host, port, time }) => {
+      let groups: string[] = [];
+      if (user) {
+        const u = users.list().find((x) => x.name.toLowerCase() === user.toLowerCase());
+        if (!u) throw new GatehouseError('E_VALIDATION', `unknown user "${user}"`);
+        groups = u.groups;
+      }
+      const d = policy.decide({ service, clientAddr, user, groups, host, port, method: service === 'http' ? 'GET' : 'CONNECT', time });
+      return { allow: d.allow, rule: d.rule, ruleId: d.ruleId, reason: d.reason };
+    },
+    'connections.list': () =>
+      recorder.live().map((c) => ({
+        id: c.id,
+        start: c.start,
+        service: c.fields.service,
+        clientAddr: c.fields.clientAddr,
+        user: c.fields.user,
+        method: c.fields.method,
+        url: c.fields.url,
+        rule: c.fields.rule,
+      })),
+    'connections.kill': ({ id, user }) => {
+      if (id === undefined && !user) throw new GatehouseError('E_VALIDATION', 'connections.kill needs an id or a user');
+      const u = user?.toLowerCase();
+      const killed = recorder.kill((c) => (id !== undefined ? c.id === id : c.fields.user.toLowerCase() === u));
+      return { killed };
+    },
     'groups.list': () => users.listGroups(),
     'groups.add': (input) => usersChanged(users.addGroup(input)),
     'groups.update': ({ name, ...patch }) => usersChanged(users.updateGroup(name, patch)),
@@ -214,9 +261,17 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     },
   });
 
+  /** Rules changed: new connections follow them at once (live ones keep running). */
+  function rulesChanged<T>(value: T): T {
+    policy.setRules(rulesRepo.list());
+    control.emit({ type: 'rules' });
+    return value;
+  }
+
   /** Users changed here: sign-ins see it at once, and the UI hears of it. */
   function usersChanged<T>(value: T): T {
     auth.reload();
+    policy.setRules(rulesRepo.list());
     control.emit({ type: 'users' });
     return value;
   }
@@ -230,8 +285,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       const v = dataVersion(db);
       if (v === seenVersion) return;
       seenVersion = v;
-      // users may have changed too (gatehouse users …): reload them, it is cheap
+      // users and rules may have changed too (gatehouse users/rules …): reload them, it is cheap
       auth.reload();
+      policy.setRules(rulesRepo.list());
       const loaded = effective(repo.load());
       if (JSON.stringify(loaded) !== JSON.stringify(settings)) {
         applySettings(loaded).catch((err) => logger.error('could not apply changed settings', { err: String(err.message ?? err) }));

@@ -7,6 +7,8 @@
  */
 import { z } from 'zod';
 import { SettingsSchema } from './settings.js';
+import { ConnectionSchema, DecisionSchema, RuleInputSchema, RuleSchema, RuleTestInputSchema } from './rules.js';
+import { logMethods } from './log.js';
 
 export const ServiceName = z.enum(['http', 'socks']);
 export type ServiceName = z.infer<typeof ServiceName>;
@@ -126,6 +128,23 @@ export const methods = {
   'groups.add': { input: z.object({ name: Name, note: z.string().max(500).optional(), members: z.array(Name).optional() }).strict(), output: GroupSchema },
   'groups.update': { input: z.object({ name: Name, note: z.string().max(500).optional(), members: z.array(Name).optional() }).strict(), output: GroupSchema },
   'groups.remove': { input: z.object({ name: Name }).strict(), output: z.object({ removed: z.string() }) },
+  'rules.list': { input: Empty, output: z.object({ rules: z.array(RuleSchema), defaultAction: z.enum(['allow', 'deny']) }) },
+  /** adds a rule at `position` (0 = first; end when left out) */
+  'rules.add': { input: z.object({ rule: RuleInputSchema, position: z.number().int().min(0).optional() }).strict(), output: RuleSchema },
+  'rules.update': { input: z.object({ id: z.number().int(), rule: RuleInputSchema.partial() }).strict(), output: RuleSchema },
+  'rules.remove': { input: z.object({ id: z.number().int() }).strict(), output: z.object({ removed: z.number() }) },
+  /** moves a rule to `position` in the order (0 = first) */
+  'rules.move': { input: z.object({ id: z.number().int(), position: z.number().int().min(0) }).strict(), output: z.array(RuleSchema) },
+  'rules.setDefault': { input: z.object({ action: z.enum(['allow', 'deny']) }).strict(), output: z.object({ defaultAction: z.enum(['allow', 'deny']) }) },
+  /** "Would this be allowed?" */
+  'rules.test': { input: RuleTestInputSchema.strict(), output: DecisionSchema },
+  'connections.list': { input: Empty, output: z.array(ConnectionSchema) },
+  /** ends live connections: one by id, or all of a user's */
+  'connections.kill': {
+    input: z.object({ id: z.number().int().optional(), user: z.string().optional() }).strict(),
+    output: z.object({ killed: z.number() }),
+  },
+  ...logMethods,
   'log.recent': {
     input: z
       .object({
@@ -153,9 +172,11 @@ export type GatehouseEvent =
   | { type: 'status'; status: Status }
   | { type: 'log'; rows: LogRow[] }
   | { type: 'settings'; settings: z.infer<typeof SettingsSchema> }
-  | { type: 'users' };
+  | { type: 'users' }
+  | { type: 'rules' };
 
 export type Handlers = { [M in MethodName]: (input: ParsedInput<M>) => Promise<Output<M>> | Output<M> };
 
 export * from './errors.js';
 export * from './settings.js';
+export * from './rules.js';

@@ -12,6 +12,7 @@
  */
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { ThrottleStream, type TokenBucket } from '../policy/limits.js';
 
 const BUFFER_SIZE = 256 * 1024;
 const POOL_MAX = 32;
@@ -69,6 +70,9 @@ export interface RelayOptions {
   idleTimeoutMs: number;
   /** `b` was dialed with this reader's onread: its data is forwarded by the reader, not by pipe */
   bReader?: PooledReader;
+  /** bandwidth limits: a → b is "up", b → a is "down" (then bReader must not be used) */
+  up?: TokenBucket | null;
+  down?: TokenBucket | null;
 }
 
 export function relay(a: Duplex, b: Duplex, opts: RelayOptions, done: () => void): () => void {
@@ -82,9 +86,11 @@ export function relay(a: Duplex, b: Duplex, opts: RelayOptions, done: () => void
   };
   a.once('close', onClose);
   b.once('close', onClose);
+  const throttles: ThrottleStream[] = [];
   const kill = () => {
     a.destroy();
     b.destroy();
+    for (const t of throttles) t.destroy();
   };
   a.on('error', kill);
   b.on('error', kill);
@@ -94,8 +100,18 @@ export function relay(a: Duplex, b: Duplex, opts: RelayOptions, done: () => void
       s.on('timeout', kill);
     }
   }
-  a.pipe(b);
-  if (opts.bReader) {
+  if (opts.up) {
+    const t = new ThrottleStream(opts.up);
+    throttles.push(t);
+    a.pipe(t).pipe(b);
+  } else {
+    a.pipe(b);
+  }
+  if (opts.down) {
+    const t = new ThrottleStream(opts.down);
+    throttles.push(t);
+    b.pipe(t).pipe(a);
+  } else if (opts.bReader) {
     const r = opts.bReader;
     r.target = a;
     for (const chunk of r.early) a.write(chunk);

@@ -1,12 +1,16 @@
 /**
  * The one place that decides whether a request may go ahead. Engines describe
- * the request (service, client, user, target, method) and obey the answer,
- * which names the rule that decided it. Today's rules come from settings:
- * the allowed source ranges, and the ports CONNECT tunnels may reach.
+ * the request (service, client, user and groups, target, method) and obey the
+ * answer, which names the rule that decided it and the limits that apply.
+ *
+ * Order: the allowed source ranges (the safe-by-default gate: Gatehouse is
+ * never an open proxy), the CONNECT port list (HTTP tunnels only), then the
+ * owner's rules, first match wins, then the default action.
  */
 import { matchesAny, parseSourceList, type Cidr } from '../contract/addresses.js';
 import { parsePortList, portInList, type PortRange } from '../contract/ports.js';
-import type { Settings } from '../contract/index.js';
+import type { Rule, Settings } from '../contract/index.js';
+import { compileRule, hasLimits, type CompiledRule } from './rules.js';
 
 export interface DecideInput {
   service: string;
@@ -15,18 +19,28 @@ export interface DecideInput {
   groups?: string[];
   host: string;
   port: number;
-  /** HTTP method, "CONNECT" for tunnels */
+  /** HTTP method, "CONNECT" for tunnels, "BIND"/"UDP" for SOCKS */
   method?: string;
   time?: number;
+}
+
+export interface AppliedLimits {
+  /** who the limits are counted for: rule and user (or client address) */
+  key: string;
+  maxConnections: number | null;
+  upBps: number | null;
+  downBps: number | null;
 }
 
 export interface Decision {
   allow: boolean;
   /** which rule decided: shown in the log and in refusals */
   rule: string;
+  ruleId: number | null;
   /** a sentence for the refused client and the log */
   reason: string;
   route: 'direct';
+  limits?: AppliedLimits;
 }
 
 export interface Policy {
@@ -37,14 +51,21 @@ export const RULE_SOURCES = 'allowed-sources';
 export const RULE_CONNECT_PORTS = 'connect-ports';
 export const RULE_DEFAULT = 'default';
 
-export class SettingsPolicy implements Policy {
+export class GatewayPolicy implements Policy {
   private sources: Cidr[] = [];
   private sourcesText = '';
   private connectPorts: PortRange[] = [];
   private connectPortsText = '';
+  private defaultAllow = false;
+  private rules: CompiledRule[] = [];
 
-  constructor(settings: Settings) {
+  constructor(
+    settings: Settings,
+    rules: Rule[] = [],
+    private readonly clock: () => number = Date.now,
+  ) {
     this.apply(settings);
+    this.setRules(rules);
   }
 
   apply(settings: Settings): void {
@@ -52,6 +73,11 @@ export class SettingsPolicy implements Policy {
     this.sourcesText = settings['access.allowedSources'].join(', ');
     this.connectPorts = parsePortList(settings['http.connectPorts']);
     this.connectPortsText = settings['http.connectPorts'];
+    this.defaultAllow = settings['access.defaultAction'] === 'allow';
+  }
+
+  setRules(rules: Rule[]): void {
+    this.rules = rules.filter((r) => r.enabled).map(compileRule);
   }
 
   decide(input: DecideInput): Decision {
@@ -59,6 +85,7 @@ export class SettingsPolicy implements Policy {
       return {
         allow: false,
         rule: RULE_SOURCES,
+        ruleId: null,
         reason: `client ${input.clientAddr} is outside the allowed source ranges (${this.sourcesText})`,
         route: 'direct',
       };
@@ -67,10 +94,35 @@ export class SettingsPolicy implements Policy {
       return {
         allow: false,
         rule: RULE_CONNECT_PORTS,
+        ruleId: null,
         reason: `tunnels to port ${input.port} are not allowed (allowed ports: ${this.connectPortsText})`,
         route: 'direct',
       };
     }
-    return { allow: true, rule: RULE_DEFAULT, reason: 'allowed', route: 'direct' };
+    const req = { ...input, time: input.time ?? this.clock() };
+    for (const c of this.rules) {
+      if (!c.matches(req)) continue;
+      const r = c.rule;
+      const allow = r.action === 'allow';
+      const d: Decision = {
+        allow,
+        rule: r.name,
+        ruleId: r.id,
+        reason: allow ? `allowed by rule "${r.name}"` : `rule "${r.name}" does not allow this`,
+        route: 'direct',
+      };
+      if (allow && hasLimits(r.limits)) {
+        d.limits = {
+          key: `${r.id}:${input.user ? 'u:' + input.user.toLowerCase() : 'a:' + input.clientAddr}`,
+          maxConnections: r.limits.maxConnections,
+          upBps: r.limits.upKBps === null ? null : r.limits.upKBps * 1024,
+          downBps: r.limits.downKBps === null ? null : r.limits.downKBps * 1024,
+        };
+      }
+      return d;
+    }
+    return this.defaultAllow
+      ? { allow: true, rule: RULE_DEFAULT, ruleId: null, reason: 'allowed by the default action', route: 'direct' }
+      : { allow: false, rule: RULE_DEFAULT, ruleId: null, reason: 'no rule allows this, and the default action is deny', route: 'direct' };
   }
 }

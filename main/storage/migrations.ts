@@ -69,6 +69,16 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE log ADD COLUMN packets_up INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE log ADD COLUMN packets_down INTEGER NOT NULL DEFAULT 0;
   `,
+  // 4: access rules, in order; the first-run rule lets the local network in
+  `
+  CREATE TABLE rules (
+    id INTEGER PRIMARY KEY,
+    position INTEGER NOT NULL,
+    data TEXT NOT NULL
+  );
+  CREATE INDEX rules_position ON rules(position);
+  INSERT INTO rules(position, data) VALUES (0, json('{"name":"Local network","enabled":true,"action":"allow","services":[],"sources":["local"],"users":[],"groups":[],"destinations":[],"ports":"","schedule":null,"limits":null,"note":"Devices on this network may use every service. Rules above this one can restrict them."}'));
+  `,
 ];
 
 export function migrate(db: Database.Database): number {

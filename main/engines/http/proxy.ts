@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Policy } from '../../policy/policy.js';
 import { parseBasic, type Authenticator, type AuthUser } from '../../policy/auth.js';
+import { ThrottleStream, type Lease, type Limiter } from '../../policy/limits.js';
 import type { ConnRecord, Recorder } from '../../recorder.js';
 import { hostPort, isLoopbackOrOwn, normalizeAddr, ownAddresses, parseAuthority } from '../../net/addresses.js';
 import { dial } from '../../net/dialer.js';
@@ -34,6 +35,7 @@ export interface HttpProxyOptions {
   policy: Policy;
   recorder: Recorder;
   auth: Authenticator;
+  limiter: Limiter;
   limits: HttpProxyLimits;
   /** ports this proxy listens on, for loop detection */
   ownPorts?: () => number[];
@@ -234,11 +236,18 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     port: number,
     method: string,
     user?: AuthUser,
-  ): HttpFail | null {
+  ): HttpFail | { lease: Lease | null } {
     const d = policy.decide({ service, clientAddr, user: user?.name, groups: user?.groups, host, port, method });
     rec.set({ rule: d.rule, allowed: d.allow, ...(d.allow ? {} : { error: d.reason }) });
     if (!d.allow) return new HttpFail(403, 'Access refused', `Gatehouse refused this request: ${d.reason}.`, 'destination_ip_prohibited');
-    return null;
+    if (!d.limits) return { lease: null };
+    const lease = opts.limiter.acquire(d.limits);
+    if (!lease) {
+      const why = `${user ? `user ${user.name}` : `client ${clientAddr}`} already has ${d.limits.maxConnections} connections open (rule "${d.rule}")`;
+      rec.set({ allowed: false, error: why });
+      return new HttpFail(429, 'Too many connections', `${why}. Close some and try again.`, 'connection_limit_reached');
+    }
+    return { lease };
   }
 
   function onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -260,19 +269,28 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     const t = parseTarget(req);
     if (t instanceof HttpFail) return httpFail(res, rec, t);
     rec.set({ host: t.host, port: t.port, url: t.url.href });
+    rec.onKill(() => res.destroy());
     identify(req.headers['proxy-authorization'], client.clientAddr, rec, (who) => {
       if (who instanceof HttpFail) return httpFail(res, rec, who, who.status === 407 ? CHALLENGE : {});
       if (who) rec.set({ user: who.name });
-      const refused = describeAndDecide(rec, 'http', client.clientAddr, t.host, t.port, method, who);
-      if (refused) return httpFail(res, rec, refused);
+      const d = describeAndDecide(rec, 'http', client.clientAddr, t.host, t.port, method, who);
+      if (d instanceof HttpFail) return httpFail(res, rec, d);
+      if (d.lease) res.once('close', d.lease.release);
       if (isSelf(t.host, t.port) || loopedVia(req.headers)) {
         return httpFail(res, rec, new HttpFail(508, 'Request loop', `The request for ${t.url.host} would reach Gatehouse itself.`, 'proxy_loop_detected'));
       }
-      forward(req, res, rec, t, (n) => (bytesUp += n));
+      forward(req, res, rec, t, (n) => (bytesUp += n), d.lease);
     });
   }
 
-  function forward(req: http.IncomingMessage, res: http.ServerResponse, rec: ConnRecord, t: Target, countUp: (n: number) => void): void {
+  function forward(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    rec: ConnRecord,
+    t: Target,
+    countUp: (n: number) => void,
+    lease: Lease | null,
+  ): void {
     const method = req.method ?? 'GET';
     const headers = forwardHeaders(req.rawHeaders);
     // RFC 9112 §3.2.2: a proxy replaces Host with the authority of the target URI
@@ -325,7 +343,13 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       addVia(h, pres.headers.via);
       rec.set({ status: pres.statusCode ?? 0 });
       res.writeHead(pres.statusCode ?? 502, pres.statusMessage, h);
-      pres.pipe(res);
+      if (lease?.down) {
+        const th = new ThrottleStream(lease.down);
+        res.once('close', () => th.destroy());
+        pres.pipe(th).pipe(res);
+      } else {
+        pres.pipe(res);
+      }
       pres.on('error', () => res.destroy());
       pres.on('aborted', () => {
         rec.set({ error: 'origin closed the connection during the response' });
@@ -346,7 +370,13 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       clearConnectTimer();
       if (!res.writableFinished) out.destroy();
     });
-    req.pipe(out);
+    if (lease?.up) {
+      const th = new ThrottleStream(lease.up);
+      res.once('close', () => th.destroy());
+      req.pipe(th).pipe(out);
+    } else {
+      req.pipe(out);
+    }
     req.on('data', (c: Buffer) => countUp(c.length));
   }
 
@@ -356,6 +386,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     const client = clientOf(ns);
     const rec = recorder.open({ service: 'http', ...client, method: req.method ?? 'GET', url: req.url ?? '' });
     socket.on('error', () => socket.destroy());
+    rec.onKill(() => socket.destroy());
     const t = parseTarget(req);
     if (t instanceof HttpFail) return socketFail(socket, t, rec), rec.complete();
     rec.set({ host: t.host, port: t.port, url: t.url.href });
@@ -363,18 +394,19 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     identify(req.headers['proxy-authorization'], client.clientAddr, rec, (who) => {
       if (who instanceof HttpFail) return socketFail(socket, who, rec), rec.complete();
       if (who) rec.set({ user: who.name });
-      const refused = describeAndDecide(rec, 'http', client.clientAddr, t.host, t.port, req.method ?? 'GET', who);
-      if (refused) return socketFail(socket, refused, rec), rec.complete();
+      const d = describeAndDecide(rec, 'http', client.clientAddr, t.host, t.port, req.method ?? 'GET', who);
+      if (d instanceof HttpFail) return socketFail(socket, d, rec), rec.complete();
+      if (d.lease) socket.once('close', d.lease.release);
       if (isSelf(t.host, t.port) || loopedVia(req.headers)) {
         socketFail(socket, new HttpFail(508, 'Request loop', `The request for ${t.url.host} would reach Gatehouse itself.`, 'proxy_loop_detected'), rec);
         return rec.complete();
       }
-      upgrade(req, socket, head, rec, t);
+      upgrade(req, socket, head, rec, t, d.lease);
       ns.resume();
     });
   }
 
-  function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, rec: ConnRecord, t: Target): void {
+  function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, rec: ConnRecord, t: Target, lease: Lease | null): void {
     const ns = socket as net.Socket;
     const headers = forwardHeaders(req.rawHeaders, true);
     const clean: string[] = ['Host', t.url.host];
@@ -402,7 +434,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       socket.write(lines.join('\r\n') + '\r\n\r\n');
       if (phead.length) socket.write(phead);
       if (head.length) psock.write(head);
-      const kill = relay(socket, psock, { idleTimeoutMs: limits.idleTimeoutMs }, () => {
+      const kill = relay(socket, psock, { idleTimeoutMs: limits.idleTimeoutMs, up: lease?.up, down: lease?.down }, () => {
         tunnels.delete(kill);
         rec.complete({ bytesUp: ns.bytesRead - upStart, bytesDown: ns.bytesWritten - downStart });
       });
@@ -434,6 +466,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     const rec = recorder.open({ service: 'http', ...client, method: 'CONNECT', url: target });
     socket.on('error', () => socket.destroy());
     const finish = (patch: { bytesUp?: number; bytesDown?: number } = {}) => rec.complete(patch);
+    rec.onKill(() => socket.destroy());
     const a = parseAuthority(target);
     if (!a) {
       socketFail(socket, new HttpFail(400, 'Malformed request', `CONNECT needs a host:port target; got "${target.slice(0, 200)}".`, 'http_request_error'), rec);
@@ -446,13 +479,14 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     identify(req.headers['proxy-authorization'], client.clientAddr, rec, (who) => {
       if (who instanceof HttpFail) return socketFail(socket, who, rec), finish({ bytesUp: reqBytes });
       if (who) rec.set({ user: who.name });
-      const refused = describeAndDecide(rec, 'http', client.clientAddr, a.host, a.port, 'CONNECT', who);
-      if (refused) return socketFail(socket, refused, rec), finish({ bytesUp: reqBytes });
+      const d = describeAndDecide(rec, 'http', client.clientAddr, a.host, a.port, 'CONNECT', who);
+      if (d instanceof HttpFail) return socketFail(socket, d, rec), finish({ bytesUp: reqBytes });
+      if (d.lease) socket.once('close', d.lease.release);
       if (isSelf(a.host, a.port) || loopedVia(req.headers)) {
         socketFail(socket, new HttpFail(508, 'Request loop', `A tunnel to ${target} would reach Gatehouse itself.`, 'proxy_loop_detected'), rec);
         return finish({ bytesUp: reqBytes });
       }
-      tunnel(socket, head, rec, a, reqBytes, finish);
+      tunnel(socket, head, rec, a, reqBytes, finish, d.lease);
     });
   }
 
@@ -463,11 +497,13 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     a: { host: string; port: number },
     reqBytes: number,
     finish: (patch?: { bytesUp?: number; bytesDown?: number }) => void,
+    lease: Lease | null,
   ): void {
     const ns = socket as net.Socket;
     const target = hostPort(a.host, a.port);
-    const reader = pooledReader();
-    dial(a.host, a.port, { timeoutMs: limits.connectTimeoutMs, onread: reader.onread }).then(
+    // a throttled tunnel relays through streams; otherwise reads go straight from pooled buffers
+    const reader = lease?.down || lease?.up ? undefined : pooledReader();
+    dial(a.host, a.port, { timeoutMs: limits.connectTimeoutMs, onread: reader?.onread }).then(
       (up) => {
         if (socket.destroyed) {
           up.destroy();
@@ -476,9 +512,9 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
         rec.set({ status: 200 });
         socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         if (head.length) up.write(head);
-        const kill = relay(socket, up, { idleTimeoutMs: limits.idleTimeoutMs, bReader: reader }, () => {
+        const kill = relay(socket, up, { idleTimeoutMs: limits.idleTimeoutMs, bReader: reader, up: lease?.up, down: lease?.down }, () => {
           tunnels.delete(kill);
-          finish({ bytesUp: reqBytes + up.bytesWritten, bytesDown: 39 + reader.bytes });
+          finish({ bytesUp: reqBytes + up.bytesWritten, bytesDown: 39 + (reader ? reader.bytes : up.bytesRead) });
         });
         tunnels.add(kill);
         ns.resume();

@@ -10,6 +10,7 @@
 import net from 'node:net';
 import type { Policy } from '../../policy/policy.js';
 import type { Authenticator } from '../../policy/auth.js';
+import type { Lease, Limiter } from '../../policy/limits.js';
 import type { ConnRecord, Recorder } from '../../recorder.js';
 import { normalizeAddr, hostPort } from '../../net/addresses.js';
 import { dial } from '../../net/dialer.js';
@@ -61,6 +62,7 @@ export interface SocksOptions {
   policy: Policy;
   recorder: Recorder;
   auth: Authenticator;
+  limiter: Limiter;
   limits: SocksLimits;
   logger: Logger;
 }
@@ -125,6 +127,8 @@ export function createSocksProxy(opts: SocksOptions): SocksProxy {
     let groups: string[] = [];
     const kill = () => socket.destroy();
     sessions.add(kill);
+    rec.onKill(kill);
+    let lease: Lease | null = null;
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());
     socket.once('close', () => {
@@ -262,8 +266,19 @@ export function createSocksProxy(opts: SocksOptions): SocksProxy {
     function decide(method: string, dst: Address): boolean {
       const d = policy.decide({ service: 'socks', clientAddr, user: user || undefined, groups, host: dst.host, port: dst.port, method });
       rec.set({ method, host: dst.host, port: dst.port, url: hostPort(dst.host, dst.port), rule: d.rule, allowed: d.allow });
-      if (!d.allow) socksFail(REP_NOT_ALLOWED, d.reason, false);
-      return d.allow;
+      if (!d.allow) {
+        socksFail(REP_NOT_ALLOWED, d.reason, false);
+        return false;
+      }
+      if (d.limits) {
+        lease = opts.limiter.acquire(d.limits);
+        if (!lease) {
+          socksFail(REP_NOT_ALLOWED, `${user ? `user ${user}` : `client ${clientAddr}`} already has ${d.limits.maxConnections} connections open (rule "${d.rule}")`, false);
+          return false;
+        }
+        socket.once('close', lease.release);
+      }
+      return true;
     }
 
     function succeed(host: string, port: number): Buffer {
@@ -276,7 +291,7 @@ export function createSocksProxy(opts: SocksOptions): SocksProxy {
       socket.removeListener('data', onData);
       if (buf.length) up.write(buf);
       buf = EMPTY;
-      relay(socket, up, { idleTimeoutMs: limits.idleTimeoutMs, bReader: reader }, () => {
+      relay(socket, up, { idleTimeoutMs: limits.idleTimeoutMs, bReader: reader, up: lease?.up, down: lease?.down }, () => {
         rec.complete({ bytesUp: socket.bytesRead, bytesDown: socket.bytesWritten });
       });
       socket.resume();
@@ -292,8 +307,9 @@ export function createSocksProxy(opts: SocksOptions): SocksProxy {
     }
 
     function doConnect(dst: Address): void {
-      const reader = pooledReader();
-      dial(dst.host, dst.port, { timeoutMs: limits.connectTimeoutMs, onread: reader.onread }).then(
+      // a throttled session relays through streams; otherwise reads go straight from pooled buffers
+      const reader = lease?.up || lease?.down ? undefined : pooledReader();
+      dial(dst.host, dst.port, { timeoutMs: limits.connectTimeoutMs, onread: reader?.onread }).then(
         (up) => {
           if (socket.destroyed || stage === 'done') {
             up.destroy();
