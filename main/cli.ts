@@ -23,8 +23,9 @@ import { openDb } from './storage/db.js';
 import { recentLog } from './storage/log-writer.js';
 import { SettingsRepo, getMeta } from './storage/settings-repo.js';
 import { UsersRepo } from './storage/users-repo.js';
+import { RulesRepo } from './storage/rules-repo.js';
 import { lanAddresses } from './net/addresses.js';
-import type { LogRow } from './contract/index.js';
+import type { LogRow, Rule } from './contract/index.js';
 
 const USAGE = `Gatehouse ${VERSION}: share this PC's internet connection with the LAN.
 
@@ -40,6 +41,12 @@ Usage:
   gatehouse users passwd NAME --password-stdin
   gatehouse users disable|enable|remove NAME
   gatehouse groups list | add NAME [--member U]... | remove NAME
+  gatehouse rules list [--json]
+  gatehouse rules add --name NAME [--action allow|deny] [--service http,socks] [--source CIDR,...]
+                      [--user U,...] [--group G,...] [--dest HOST|*.DOMAIN|CIDR,...] [--port 25,465-587]
+                      [--days mon-fri] [--time 09:00-17:00] [--max-conns N] [--up-kbps N] [--down-kbps N]
+                      [--position N] [--disabled] [--note TEXT]
+  gatehouse rules remove ID | move ID POSITION | enable ID | disable ID
 
 The data directory defaults to ${defaultDataDir()} (or $GATEHOUSE_DATA_DIR).
 Settings keys: ${SETTING_KEYS.join(', ')}.`;
@@ -351,6 +358,159 @@ function groupsCmd(argv: string[]): number {
   }
 }
 
+const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+
+/** "mon-fri", "sat,sun", "0-6" → weekday numbers (0 = Sunday) */
+function parseDays(text: string): number[] {
+  const out = new Set<number>();
+  const day = (t: string) => {
+    const i = DAY_NAMES.indexOf(t.slice(0, 3).toLowerCase());
+    const n = i >= 0 ? i : /^[0-6]$/.test(t) ? Number(t) : -1;
+    if (n < 0) throw new UsageError(`--days: "${t}" is not a weekday (sun…sat or 0…6)`);
+    return n;
+  };
+  for (const part of text.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const [a, b] = part.split('-');
+    if (b === undefined) out.add(day(a!));
+    else for (let d = day(a!), end = day(b), i = 0; i < 7; i++, d = (d + 1) % 7) {
+      out.add(d);
+      if (d === end) break;
+    }
+  }
+  return [...out].sort();
+}
+
+function describeRule(r: Rule, i: number): string {
+  const parts = [`${String(i + 1).padStart(2)}. [${r.id}] ${r.enabled ? '' : '(off) '}${r.action.toUpperCase()} "${r.name}"`];
+  if (r.services.length) parts.push(`services ${r.services.join(',')}`);
+  if (r.sources.length) parts.push(`from ${r.sources.join(',')}`);
+  if (r.users.length) parts.push(`users ${r.users.join(',')}`);
+  if (r.groups.length) parts.push(`groups ${r.groups.join(',')}`);
+  if (r.destinations.length) parts.push(`to ${r.destinations.join(',')}`);
+  if (r.ports) parts.push(`ports ${r.ports}`);
+  if (r.schedule) parts.push(`${r.schedule.days.map((d) => DAY_NAMES[d]).join(',')} ${r.schedule.from}-${r.schedule.to}`);
+  if (r.limits) {
+    const l = r.limits;
+    if (l.maxConnections) parts.push(`max ${l.maxConnections} conns`);
+    if (l.upKBps) parts.push(`up ${l.upKBps} KiB/s`);
+    if (l.downKBps) parts.push(`down ${l.downKBps} KiB/s`);
+  }
+  return parts.join('  ');
+}
+
+function rulesCmd(argv: string[]): number {
+  const list = (v: string | undefined) => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      'data-dir': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      name: { type: 'string' },
+      action: { type: 'string', default: 'allow' },
+      service: { type: 'string' },
+      source: { type: 'string' },
+      user: { type: 'string' },
+      group: { type: 'string' },
+      dest: { type: 'string' },
+      port: { type: 'string' },
+      days: { type: 'string' },
+      time: { type: 'string' },
+      'max-conns': { type: 'string' },
+      'up-kbps': { type: 'string' },
+      'down-kbps': { type: 'string' },
+      position: { type: 'string' },
+      disabled: { type: 'boolean', default: false },
+      note: { type: 'string' },
+    },
+    allowPositionals: true,
+  });
+  const [action, a1, a2] = positionals;
+  const db = openDb(values['data-dir'] ?? defaultDataDir());
+  try {
+    const users = new UsersRepo(db);
+    const repo = new RulesRepo(db, () => ({
+      users: new Set(users.list().map((u) => u.name.toLowerCase())),
+      groups: new Set(users.listGroups().map((g) => g.name.toLowerCase())),
+    }));
+    const idArg = (t: string | undefined) => {
+      if (!t || !/^\d+$/.test(t)) throw new UsageError(`rules ${action}: give the rule's id (see gatehouse rules list)`);
+      return Number(t);
+    };
+    const num = (flag: string, t: string | undefined) => {
+      if (t === undefined) return null;
+      if (!/^\d+$/.test(t) || Number(t) < 1) throw new UsageError(`--${flag}: "${t}" is not a whole number above 0`);
+      return Number(t);
+    };
+    switch (action) {
+      case 'list': {
+        const rules = repo.list();
+        const def = new SettingsRepo(db).load()['access.defaultAction'];
+        if (values.json) process.stdout.write(JSON.stringify({ rules, defaultAction: def }, null, 2) + '\n');
+        else {
+          rules.forEach((r, i) => process.stdout.write(describeRule(r, i) + '\n'));
+          process.stdout.write(`    everything else: ${def.toUpperCase()}\n`);
+        }
+        return 0;
+      }
+      case 'add': {
+        if (!values.name) throw new UsageError('rules add: --name is required (e.g. --name "Block mail")');
+        if (values.action !== 'allow' && values.action !== 'deny') throw new UsageError(`--action: "${values.action}" must be allow or deny`);
+        const services = list(values.service);
+        for (const sv of services) if (sv !== 'http' && sv !== 'socks') throw new UsageError(`--service: "${sv}" is not a service (http, socks)`);
+        let schedule: Rule['schedule'] = null;
+        if (values.days || values.time) {
+          const [from, to] = (values.time ?? '00:00-24:00').split('-');
+          schedule = { days: values.days ? parseDays(values.days) : [0, 1, 2, 3, 4, 5, 6], from: from ?? '', to: to ?? '' };
+        }
+        const maxC = num('max-conns', values['max-conns']);
+        const up = num('up-kbps', values['up-kbps']);
+        const down = num('down-kbps', values['down-kbps']);
+        const rule = repo.add(
+          {
+            name: values.name,
+            enabled: !values.disabled,
+            action: values.action,
+            services: services as Rule['services'],
+            sources: list(values.source),
+            users: list(values.user),
+            groups: list(values.group),
+            destinations: list(values.dest),
+            ports: values.port ?? '',
+            schedule,
+            limits: maxC || up || down ? { maxConnections: maxC, upKBps: up, downKBps: down } : null,
+            note: values.note ?? '',
+          },
+          values.position === undefined ? undefined : Math.max(0, Number(values.position) - 1),
+        );
+        const i = repo.list().findIndex((r) => r.id === rule.id);
+        process.stdout.write(`added ${describeRule(rule, i).trim()}\n`);
+        return 0;
+      }
+      case 'remove':
+        repo.remove(idArg(a1));
+        process.stdout.write(`removed rule ${a1}\n`);
+        return 0;
+      case 'move': {
+        const pos = a2 !== undefined && /^\d+$/.test(a2) ? Number(a2) : NaN;
+        if (!Number.isInteger(pos) || pos < 1) throw new UsageError('usage: gatehouse rules move ID POSITION (1 = first)');
+        const rules = repo.move(idArg(a1), pos - 1);
+        rules.forEach((r, i) => process.stdout.write(describeRule(r, i) + '\n'));
+        return 0;
+      }
+      case 'enable':
+      case 'disable': {
+        const r = repo.update(idArg(a1), { enabled: action === 'enable' });
+        process.stdout.write(`rule ${r.id} "${r.name}" ${r.enabled ? 'enabled' : 'disabled'}\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError('usage: gatehouse rules list | add --name NAME ... | remove ID | move ID POSITION | enable ID | disable ID');
+    }
+  } finally {
+    db.close();
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -367,6 +527,8 @@ export async function main(argv: string[]): Promise<number> {
         return await usersCmd(rest);
       case 'groups':
         return groupsCmd(rest);
+      case 'rules':
+        return rulesCmd(rest);
       case '--version':
       case 'version':
         process.stdout.write(VERSION + '\n');

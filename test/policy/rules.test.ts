@@ -1,0 +1,127 @@
+/**
+ * The decision function over a table of cases: sources, users, groups,
+ * wildcards, CIDR v4/v6, ports, time windows at their boundaries, disabled
+ * rules and the default action; plus the validation messages.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GatewayPolicy, type DecideInput } from '../../main/policy/policy.js';
+import { validateRule } from '../../main/policy/rules.js';
+import { DEFAULT_SETTINGS, EMPTY_RULE, GatehouseError, type Rule, type RuleInput, type Settings } from '../../main/contract/index.js';
+
+let nextId = 1;
+const rule = (over: Partial<RuleInput>): Rule => ({ ...EMPTY_RULE, name: `r${nextId}`, ...over, id: nextId++ });
+const settings = (over: Partial<Settings> = {}): Settings => ({ ...DEFAULT_SETTINGS, 'access.allowedSources': ['*'], ...over });
+/** Local time on a given weekday of a fixed week (2026-11-29 is a Sunday). */
+const at = (day: number, hh: number, mm: number) => new Date(2026, 10, 29 + day, hh, mm, 0, 0).getTime();
+
+const base: DecideInput = { service: 'http', clientAddr: '192.168.1.20', host: 'www.example.com', port: 80, method: 'GET', time: at(1, 12, 0) };
+
+interface Case {
+  name: string;
+  rules: Rule[];
+  input?: Partial<DecideInput>;
+  settings?: Partial<Settings>;
+  expect: 'allow' | 'deny';
+  rule: string;
+}
+
+const blockFb = rule({ name: 'no facebook', action: 'deny', destinations: ['*.facebook.com'] });
+const lan = rule({ name: 'lan', sources: ['local'] });
+const staffOnly = rule({ name: 'staff', groups: ['staff'] });
+const aliceOnly = rule({ name: 'alice', users: ['alice'] });
+const anySigned = rule({ name: 'signed-in', users: ['*'] });
+const v6net = rule({ name: 'v6 net', sources: ['fd00:1::/64'] });
+const mailPorts = rule({ name: 'no mail', action: 'deny', ports: '25,465-587' });
+const office = rule({ name: 'office hours', schedule: { days: [1, 2, 3, 4, 5], from: '09:00', to: '17:00' } });
+const night = rule({ name: 'night', schedule: { days: [5], from: '22:00', to: '06:00' } });
+const disabledDeny = rule({ name: 'off', action: 'deny', enabled: false });
+const destCidr = rule({ name: 'no 10/8', action: 'deny', destinations: ['10.0.0.0/8', '2001:db8::/32'] });
+const socksOnly = rule({ name: 'socks only', services: ['socks'] });
+
+const cases: Case[] = [
+  { name: 'no rule and default deny refuses', rules: [], expect: 'deny', rule: 'default' },
+  { name: 'no rule and default allow allows', rules: [], settings: { 'access.defaultAction': 'allow' }, expect: 'allow', rule: 'default' },
+  { name: 'first match wins: a deny above an allow', rules: [blockFb, lan], input: { host: 'www.facebook.com' }, expect: 'deny', rule: 'no facebook' },
+  { name: '*.facebook.com also covers facebook.com itself', rules: [blockFb, lan], input: { host: 'facebook.com' }, expect: 'deny', rule: 'no facebook' },
+  { name: '*.facebook.com does not cover notfacebook.com', rules: [blockFb, lan], input: { host: 'notfacebook.com' }, expect: 'allow', rule: 'lan' },
+  { name: 'host match ignores case and a trailing dot', rules: [blockFb, lan], input: { host: 'WWW.FaceBook.COM.' }, expect: 'deny', rule: 'no facebook' },
+  { name: 'a source outside "local" falls to the default', rules: [lan], input: { clientAddr: '8.8.8.8' }, expect: 'deny', rule: 'default' },
+  { name: 'IPv4-mapped client addresses match v4 ranges', rules: [lan], input: { clientAddr: '::ffff:10.1.2.3' }, expect: 'allow', rule: 'lan' },
+  { name: 'an IPv6 client in a v6 CIDR', rules: [v6net], input: { clientAddr: 'fd00:1::abcd' }, expect: 'allow', rule: 'v6 net' },
+  { name: 'an IPv6 client outside the v6 CIDR', rules: [v6net], input: { clientAddr: 'fd00:2::1' }, expect: 'deny', rule: 'default' },
+  { name: 'a group rule matches a member', rules: [staffOnly], input: { user: 'bob', groups: ['staff'] }, expect: 'allow', rule: 'staff' },
+  { name: 'a group rule does not match a non-member', rules: [staffOnly], input: { user: 'eve', groups: ['guests'] }, expect: 'deny', rule: 'default' },
+  { name: 'a user rule does not match an anonymous client', rules: [aliceOnly], expect: 'deny', rule: 'default' },
+  { name: 'a user rule matches case-insensitively', rules: [aliceOnly], input: { user: 'Alice' }, expect: 'allow', rule: 'alice' },
+  { name: '"*" matches any signed-in user', rules: [anySigned], input: { user: 'zed' }, expect: 'allow', rule: 'signed-in' },
+  { name: '"*" does not match an anonymous client', rules: [anySigned], expect: 'deny', rule: 'default' },
+  { name: 'a port range matches inside', rules: [mailPorts, lan], input: { port: 500 }, expect: 'deny', rule: 'no mail' },
+  { name: 'a port list misses other ports', rules: [mailPorts, lan], input: { port: 443 }, expect: 'allow', rule: 'lan' },
+  { name: 'a time window includes its start', rules: [office], input: { time: at(1, 9, 0) }, expect: 'allow', rule: 'office hours' },
+  { name: 'a time window excludes its end', rules: [office], input: { time: at(1, 17, 0) }, expect: 'deny', rule: 'default' },
+  { name: 'a time window holds the minute before its end', rules: [office], input: { time: at(5, 16, 59) }, expect: 'allow', rule: 'office hours' },
+  { name: 'a weekday outside the schedule', rules: [office], input: { time: at(0, 12, 0) }, expect: 'deny', rule: 'default' },
+  { name: 'a window past midnight: Friday 23:00', rules: [night], input: { time: at(5, 23, 0) }, expect: 'allow', rule: 'night' },
+  { name: 'a window past midnight: Saturday 05:59 belongs to Friday', rules: [night], input: { time: at(6, 5, 59) }, expect: 'allow', rule: 'night' },
+  { name: 'a window past midnight: Saturday 06:00 is out', rules: [night], input: { time: at(6, 6, 0) }, expect: 'deny', rule: 'default' },
+  { name: 'a window past midnight: Friday 05:00 belongs to Thursday', rules: [night], input: { time: at(5, 5, 0) }, expect: 'deny', rule: 'default' },
+  { name: 'a disabled rule is skipped', rules: [disabledDeny, lan], expect: 'allow', rule: 'lan' },
+  { name: 'a destination CIDR matches an IP target', rules: [destCidr, lan], input: { host: '10.9.8.7' }, expect: 'deny', rule: 'no 10/8' },
+  { name: 'a destination v6 CIDR matches a v6 target', rules: [destCidr, lan], input: { host: '2001:db8::5' }, expect: 'deny', rule: 'no 10/8' },
+  { name: 'a destination CIDR does not match a host name', rules: [destCidr, lan], input: { host: 'ten.example' }, expect: 'allow', rule: 'lan' },
+  { name: 'a service filter skips other services', rules: [socksOnly], expect: 'deny', rule: 'default' },
+  { name: 'a service filter matches its service', rules: [socksOnly], input: { service: 'socks' }, expect: 'allow', rule: 'socks only' },
+  { name: 'the source gate comes before every rule', rules: [lan], settings: { 'access.allowedSources': ['127.0.0.1/32'] }, expect: 'deny', rule: 'allowed-sources' },
+  { name: 'HTTP CONNECT to a port outside the list is refused before rules', rules: [lan], input: { method: 'CONNECT', port: 25 }, expect: 'deny', rule: 'connect-ports' },
+  { name: 'SOCKS CONNECT is not held to the HTTP CONNECT ports', rules: [lan], input: { service: 'socks', method: 'CONNECT', port: 25 }, expect: 'allow', rule: 'lan' },
+];
+
+describe('policy decisions', () => {
+  for (const c of cases) {
+    test(c.name, () => {
+      const p = new GatewayPolicy(settings(c.settings), c.rules);
+      const d = p.decide({ ...base, ...c.input });
+      assert.equal(d.allow ? 'allow' : 'deny', c.expect, d.reason);
+      assert.equal(d.rule, c.rule);
+    });
+  }
+
+  test('limits come with the decision, keyed per rule and user (or client address)', () => {
+    const limited = rule({ name: 'slow', limits: { maxConnections: 2, upKBps: null, downKBps: 64 } });
+    const p = new GatewayPolicy(settings(), [limited]);
+    const a = p.decide({ ...base, user: 'alice' });
+    assert.deepEqual(a.limits, { key: `${limited.id}:u:alice`, maxConnections: 2, upBps: null, downBps: 65536 });
+    assert.equal(p.decide(base).limits?.key, `${limited.id}:a:192.168.1.20`);
+  });
+});
+
+describe('rule validation', () => {
+  const known = { users: new Set(['alice']), groups: new Set(['staff']) };
+  const bad: [string, Partial<RuleInput>, RegExp][] = [
+    ['a reversed port range', { ports: '90-80' }, /rule "x": port range "90-80" is reversed/],
+    ['a malformed CIDR', { sources: ['10.0.0.0/33'] }, /rule "x": source "10.0.0.0\/33" is a malformed CIDR/],
+    ['an unknown group', { groups: ['nobody'] }, /rule "x": unknown group "nobody"/],
+    ['an unknown user', { users: ['mallory'] }, /rule "x": unknown user "mallory"/],
+    ['a bad destination', { destinations: ['exa mple.com'] }, /destination "exa mple.com" is not/],
+    ['a bad schedule time', { schedule: { days: [1], from: '25:00', to: '10:00' } }, /schedule start "25:00"/],
+    ['a schedule with no day', { schedule: { days: [], from: '09:00', to: '10:00' } }, /no weekday/],
+    ['an empty name', { name: ' ' }, /name is empty/],
+  ];
+  for (const [what, patch, re] of bad) {
+    test(`refuses ${what} with a message naming the rule and the value`, () => {
+      assert.throws(
+        () => validateRule({ ...EMPTY_RULE, name: 'x', ...patch }, known),
+        (e: unknown) => e instanceof GatehouseError && e.code === 'E_VALIDATION' && re.test(e.message),
+      );
+    });
+  }
+  test('accepts a full rule and trims its lists', () => {
+    const r = validateRule(
+      { ...EMPTY_RULE, name: ' ok ', sources: [' local ', ''], users: ['*'], groups: ['Staff'], destinations: ['*.example.com', '10.0.0.0/8', '::1'], ports: '80, 443' },
+      known,
+    );
+    assert.equal(r.name, 'ok');
+    assert.deepEqual(r.sources, ['local']);
+  });
+});
