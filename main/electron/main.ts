@@ -18,6 +18,7 @@ import {
   Menu,
   nativeImage,
   Notification,
+  powerMonitor,
   protocol,
   session,
   shell,
@@ -101,6 +102,12 @@ async function main(): Promise<void> {
   if (process.platform === 'win32') app.setAppUserModelId('net.gatehouse.app');
 
   await app.whenReady();
+  // Shutting down (Linux, macOS): ask the system to wait while the runtime flushes the log and closes the db.
+  // (The event object is documented but missing from the typings.)
+  powerMonitor.on('shutdown', (...args: unknown[]) => {
+    (args[0] as { preventDefault?(): void } | undefined)?.preventDefault?.();
+    app.quit();
+  });
   if (process.platform !== 'darwin') Menu.setApplicationMenu(null); // macOS keeps its standard menu (Quit, Edit)
   serveRenderer();
   hardenSession(session.defaultSession);
@@ -117,6 +124,7 @@ async function main(): Promise<void> {
     app.exit(1);
     return;
   }
+  if (quitting) return; // quit while starting: before-quit is already stopping the runtime
 
   const control = runtime.control;
   disposeIpc = registerIpc(ipcMain, control, {
@@ -211,6 +219,10 @@ function createWindow(show: boolean): void {
     e.preventDefault();
     w.hide();
     tellStillRunning();
+  });
+  w.on('session-end', () => {
+    quitting = true; // Windows is logging off or shutting down: let the window close
+    app.quit();
   });
   w.on('closed', () => {
     if (win === w) win = null;

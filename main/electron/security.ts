@@ -90,8 +90,7 @@ export function resolveAppFile(rootDir: string, url: string): string | null {
   if (rel === '/' || rel === '') rel = '/index.html';
   const root = path.resolve(rootDir);
   const file = path.resolve(root, `.${rel}`);
-  if (file !== root && !file.startsWith(root + path.sep)) return null;
-  return file === root ? null : file;
+  return file.startsWith(root + path.sep) ? file : null;
 }
 
 const CONTENT_TYPES: Record<string, string> = {

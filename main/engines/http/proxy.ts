@@ -348,7 +348,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
         res.once('close', () => th.destroy());
         pres.pipe(th).pipe(res);
       } else {
-        pres.pipe(res);
+        relayBody(pres, res);
       }
       pres.on('error', () => res.destroy());
       pres.on('aborted', () => {
@@ -370,14 +370,32 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       clearConnectTimer();
       if (!res.writableFinished) out.destroy();
     });
-    if (lease?.up) {
+    if (!hasCl && !hasTe) {
+      // no body (RFC 9112 §6.3): nothing to stream
+      out.end();
+      req.resume();
+    } else if (lease?.up) {
       const th = new ThrottleStream(lease.up);
       res.once('close', () => th.destroy());
       req.pipe(th).pipe(out);
+      req.on('data', (c: Buffer) => countUp(c.length));
     } else {
       req.pipe(out);
+      req.on('data', (c: Buffer) => countUp(c.length));
     }
-    req.on('data', (c: Buffer) => countUp(c.length));
+  }
+
+  /**
+   * Streams a response body to the client with backpressure: what pipe() does,
+   * with fewer listeners per request (this runs for every proxied response).
+   */
+  function relayBody(from: http.IncomingMessage, to: http.ServerResponse): void {
+    const onData = (chunk: Buffer) => {
+      if (!to.write(chunk)) from.pause();
+    };
+    from.on('data', onData);
+    to.on('drain', () => from.resume());
+    from.once('end', () => to.end());
   }
 
   /** WebSocket and other upgrades over the plain proxy: forward the handshake, then relay bytes. */
