@@ -3,6 +3,7 @@
  * changes what a running gateway uses (settings, log) straight in the data
  * directory's SQLite file; a running `serve` notices changes within a second.
  */
+import './v8-flags.js';
 import { parseArgs } from 'node:util';
 import { homedir } from 'node:os';
 import { join } from 'node:path';

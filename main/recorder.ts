@@ -1,11 +1,18 @@
 /**
  * One record per request or connection, opened when it starts and completed
  * exactly once when it ends (the go-gost recorder model). Completed records go
- * to the log writer; open ones are the live connections count.
+ * to the log writer; open ones are the live connections (their count, the
+ * connections view, and "disconnect now").
+ *
+ * Records are plain class instances with no closures of their own: a gateway
+ * may hold tens of thousands of idle sessions, and each byte per record counts.
  */
 import type { LogRow } from './contract/index.js';
 
 export type RecordFields = Omit<LogRow, 'id' | 'ts' | 'durationMs'>;
+
+/** Something that ends a connection: a socket, a response, or a function. */
+export type KillTarget = { destroy(): void } | (() => void);
 
 export interface ConnRecord {
   readonly id: number;
@@ -18,7 +25,7 @@ export interface ConnRecord {
   /** ends the record without a log row (its story is told by other rows) */
   discard(): void;
   /** how to end this connection from outside ("disconnect now") */
-  onKill(kill: () => void): void;
+  onKill(target: KillTarget): void;
 }
 
 export interface LiveConnection {
@@ -40,80 +47,93 @@ export interface Recorder {
 
 export type RowSink = (row: Omit<LogRow, 'id'>) => void;
 
-export function createRecorder(sink: RowSink, clock: () => number = Date.now): Recorder {
-  let active = 0;
-  let total = 0;
-  let nextId = 1;
-  const open = new Map<number, { id: number; start: number; fields: RecordFields; kill: (() => void) | null }>();
-  return {
-    live() {
-      return [...open.values()].map((o) => ({ id: o.id, start: o.start, fields: o.fields }));
-    },
-    kill(match) {
-      let n = 0;
-      for (const o of [...open.values()]) {
-        if (o.kill && match(o)) {
-          n++;
-          o.kill();
-        }
+class Rec implements ConnRecord {
+  done = false;
+  killer: KillTarget | null = null;
+  constructor(
+    readonly owner: RecorderImpl,
+    readonly id: number,
+    readonly start: number,
+    readonly fields: RecordFields,
+  ) {}
+  set(patch: Partial<RecordFields>): void {
+    if (!this.done) Object.assign(this.fields, patch);
+  }
+  complete(patch?: Partial<RecordFields>): void {
+    if (this.done) return;
+    if (patch) Object.assign(this.fields, patch);
+    this.owner.close(this, true);
+  }
+  discard(): void {
+    if (!this.done) this.owner.close(this, false);
+  }
+  onKill(target: KillTarget): void {
+    this.killer = target;
+  }
+}
+
+class RecorderImpl implements Recorder {
+  active = 0;
+  total = 0;
+  private nextId = 1;
+  private readonly open_ = new Map<number, Rec>();
+
+  constructor(
+    private readonly sink: RowSink,
+    private readonly clock: () => number,
+  ) {}
+
+  open(init: Pick<RecordFields, 'service' | 'clientAddr' | 'clientPort'> & Partial<RecordFields>, start?: number): ConnRecord {
+    const fields: RecordFields = {
+      user: '',
+      method: '',
+      url: '',
+      host: '',
+      port: 0,
+      status: 0,
+      bytesUp: 0,
+      bytesDown: 0,
+      packetsUp: 0,
+      packetsDown: 0,
+      allowed: true,
+      rule: '',
+      error: '',
+      ...init,
+    };
+    const rec = new Rec(this, this.nextId++, start ?? this.clock(), fields);
+    this.open_.set(rec.id, rec);
+    this.active++;
+    return rec;
+  }
+
+  close(rec: Rec, write: boolean): void {
+    rec.done = true;
+    rec.killer = null;
+    this.open_.delete(rec.id);
+    this.active--;
+    if (!write) return;
+    this.total++;
+    this.sink({ ...rec.fields, ts: rec.start, durationMs: Math.max(0, this.clock() - rec.start) });
+  }
+
+  live(): LiveConnection[] {
+    return [...this.open_.values()].map((o) => ({ id: o.id, start: o.start, fields: o.fields }));
+  }
+
+  kill(match: (c: LiveConnection) => boolean): number {
+    let n = 0;
+    for (const o of [...this.open_.values()]) {
+      const k = o.killer;
+      if (k && match(o)) {
+        n++;
+        if (typeof k === 'function') k();
+        else k.destroy();
       }
-      return n;
-    },
-    get active() {
-      return active;
-    },
-    get total() {
-      return total;
-    },
-    open(init, startAt) {
-      const start = startAt ?? clock();
-      active++;
-      const f: RecordFields = {
-        user: '',
-        method: '',
-        url: '',
-        host: '',
-        port: 0,
-        status: 0,
-        bytesUp: 0,
-        bytesDown: 0,
-        packetsUp: 0,
-        packetsDown: 0,
-        allowed: true,
-        rule: '',
-        error: '',
-        ...init,
-      };
-      let done = false;
-      const id = nextId++;
-      const entry = { id, start, fields: f, kill: null as (() => void) | null };
-      open.set(id, entry);
-      return {
-        id,
-        start,
-        fields: f,
-        onKill(kill) {
-          entry.kill = kill;
-        },
-        set(patch) {
-          if (!done) Object.assign(f, patch);
-        },
-        complete(patch) {
-          if (done) return;
-          done = true;
-          open.delete(id);
-          if (patch) Object.assign(f, patch);
-          active--;
-          total++;
-          sink({ ...f, ts: start, durationMs: Math.max(0, clock() - start) });
-        },
-        discard() {
-          if (done) return;
-          done = true;
-          open.delete(id);
-          active--;
-        },
-      };
-    },
-  };
+    }
+    return n;
+  }
+}
+
+export function createRecorder(sink: RowSink, clock: () => number = Date.now): Recorder {
+  return new RecorderImpl(sink, clock);
 }

@@ -18,7 +18,7 @@ const common = {
 
 await Promise.all([
   build({ ...common, format: 'esm', entryPoints: ['main/cli.ts'], outfile: 'dist/gatehouse.js',
-    banner: { js: '#!/usr/bin/env node\n' + common.banner.js } }),
+    banner: { js: '#!/usr/bin/env -S node --max-semi-space-size=4\n' + common.banner.js } }),
   build({ ...common, format: 'esm', entryPoints: ['main/electron/main.ts'], outfile: 'app/dist/main/index.js' }),
   build({ ...common, format: 'cjs', banner: {}, entryPoints: ['main/electron/preload.ts'], outfile: 'app/dist/preload/index.cjs' }),
 ]);

@@ -122,7 +122,8 @@ function fallBack(reason) {
     console.error('Gatehouse: dist/gatehouse.js is missing; run npm run build first.');
     process.exit(1);
   }
-  const proc = spawn(process.execPath, [entry, 'serve', '--sharing', 'saved'], {
+  // the same V8 flags as the CLI's shebang line (see main/v8-flags.ts)
+  const proc = spawn(process.execPath, ['--max-semi-space-size=4', entry, 'serve', '--sharing', 'saved'], {
     stdio: 'inherit',
     env: process.env,
     detached: DETACHED,

@@ -10,6 +10,7 @@
  * Only glue lives here; the decisions (what is trusted, allowed, shown) are in
  * security.ts, ipc.ts and tray-model.ts, which are tested under plain Node.
  */
+import { GATEWAY_V8_FLAGS } from '../v8-flags.js';
 import {
   app,
   BrowserWindow,
@@ -68,6 +69,9 @@ let stopping: Promise<void> | null = null;
 let toldStillRunning = false;
 let disposeIpc: (() => void) | null = null;
 let lastTrayMenu = '';
+
+// the gateway's V8 tuning (main/v8-flags.ts), given before the main process's heap grows
+app.commandLine.appendSwitch('js-flags', GATEWAY_V8_FLAGS.join(' '));
 
 if (!app.requestSingleInstanceLock()) {
   // The first instance gets 'second-instance' and shows its window.

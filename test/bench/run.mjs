@@ -103,7 +103,7 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'gh-bench-'));
   const [oc, oa] = pin(1, process.execPath, [join(here, 'origin.mjs')]);
   const origin = startJsonProcess(oc, oa);
-  const [gc, ga] = pin(0, process.execPath, [join(root, 'dist/gatehouse.js'), 'serve', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1', '--http-port', '0', '--admin-port', '0', '--sharing', 'on']);
+  const [gc, ga] = pin(0, process.execPath, ['--max-semi-space-size=4', join(root, 'dist/gatehouse.js'), 'serve', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1', '--http-port', '0', '--socks-port', '0', '--admin-port', '0', '--sharing', 'on']);
   const gate = startJsonProcess(gc, ga);
   try {
     const { port } = await origin.first;

@@ -17,7 +17,7 @@ import { ThrottleStream, type Lease, type Limiter } from '../../policy/limits.js
 import type { ConnRecord, Recorder } from '../../recorder.js';
 import { hostPort, isLoopbackOrOwn, normalizeAddr, ownAddresses, parseAuthority } from '../../net/addresses.js';
 import { dial } from '../../net/dialer.js';
-import { pooledReader, relay } from '../../net/relay.js';
+import { fastReader, relay } from '../../net/relay.js';
 import { HttpFail, errorPage, failFromErrno, proxyStatusHeader, statusText } from './errors.js';
 
 export interface HttpProxyLimits {
@@ -520,8 +520,8 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     const ns = socket as net.Socket;
     const target = hostPort(a.host, a.port);
     // a throttled tunnel relays through streams; otherwise reads go straight from pooled buffers
-    const reader = lease?.down || lease?.up ? undefined : pooledReader();
-    dial(a.host, a.port, { timeoutMs: limits.connectTimeoutMs, onread: reader?.onread }).then(
+    const reader = lease?.down || lease?.up ? undefined : fastReader();
+    dial(a.host, a.port, { timeoutMs: limits.connectTimeoutMs, reader }).then(
       (up) => {
         if (socket.destroyed) {
           up.destroy();

@@ -14,7 +14,7 @@ import type { Lease, Limiter } from '../../policy/limits.js';
 import type { ConnRecord, Recorder } from '../../recorder.js';
 import { normalizeAddr, hostPort } from '../../net/addresses.js';
 import { dial } from '../../net/dialer.js';
-import { pooledReader, relay } from '../../net/relay.js';
+import { fastReader, relay, type FastReader } from '../../net/relay.js';
 import type { Logger } from '../../logger.js';
 import {
   CMD_BIND,
@@ -111,303 +111,366 @@ const EMPTY = Buffer.alloc(0);
 
 type Stage = 'first' | 'greeting5' | 'auth5' | 'request5' | 'request4' | 'busy' | 'done';
 
-export function createSocksProxy(opts: SocksOptions): SocksProxy {
-  let limits = opts.limits;
-  const { policy, recorder, auth } = opts;
-  const sessions = new Set<() => void>();
+interface Engine {
+  limits: SocksLimits;
+  readonly opts: SocksOptions;
+  readonly sessions: Set<net.Socket>;
+}
 
-  function onConnection(socket: net.Socket): void {
-    const clientAddr = normalizeAddr(socket.remoteAddress);
-    const clientPort = socket.remotePort ?? 0;
-    const rec: ConnRecord = recorder.open({ service: 'socks', clientAddr, clientPort });
-    let buf: Buffer = EMPTY;
-    let stage: Stage = 'first';
-    let version = 0;
-    let user = '';
-    let groups: string[] = [];
-    const kill = () => socket.destroy();
-    sessions.add(kill);
-    rec.onKill(kill);
-    let lease: Lease | null = null;
+const kSession = Symbol('gatehouse.socks.session');
+type SessionSocket = net.Socket & { [kSession]?: Session };
+
+/* Shared listeners: a session's socket finds its session through kSession. */
+function onSessionData(this: SessionSocket, chunk: Buffer): void {
+  const s = this[kSession]!;
+  s.buf = s.buf.length ? Buffer.concat([s.buf, chunk]) : chunk;
+  s.step();
+}
+function onSessionError(this: SessionSocket): void {
+  this.destroy();
+}
+function onSessionClose(this: SessionSocket): void {
+  this[kSession]!.onClose();
+}
+function onDeadline(this: Session): void {
+  this.deadline = null;
+  this.fail(this.version === SOCKS5_VERSION && this.stage === 'request5' ? REP_TTL_EXPIRED : -1, `the handshake did not finish within ${this.engine.limits.handshakeTimeoutMs / 1000} s`);
+}
+
+/**
+ * One client connection through its handshake, decision and command. A class
+ * with shared listeners, so an idle session costs its sockets and this object.
+ */
+class Session {
+  buf: Buffer = EMPTY;
+  stage: Stage = 'first';
+  version = 0;
+  user = '';
+  groups: string[] = [];
+  lease: Lease | null = null;
+  deadline: NodeJS.Timeout | null;
+  readonly rec: ConnRecord;
+  readonly clientAddr: string;
+  readonly clientPort: number;
+
+  constructor(
+    readonly engine: Engine,
+    readonly socket: SessionSocket,
+  ) {
+    this.clientAddr = normalizeAddr(socket.remoteAddress);
+    this.clientPort = socket.remotePort ?? 0;
+    this.rec = engine.opts.recorder.open({ service: 'socks', clientAddr: this.clientAddr, clientPort: this.clientPort });
+    this.rec.onKill(socket);
+    engine.sessions.add(socket);
+    socket[kSession] = this;
     socket.setNoDelay(true);
-    socket.on('error', () => socket.destroy());
-    socket.once('close', () => {
-      sessions.delete(kill);
-      clearTimeout(deadline);
-      if (stage !== 'done') {
-        // the client left during the handshake
-        if (!rec.fields.error) rec.set({ error: buf.length ? 'client closed with an incomplete request' : 'client closed during the handshake' });
-        rec.complete({ bytesUp: socket.bytesRead, bytesDown: socket.bytesWritten });
-      }
-    });
-    const deadline = setTimeout(() => {
-      socksFail(version === SOCKS5_VERSION && stage === 'request5' ? REP_TTL_EXPIRED : -1, `the handshake did not finish within ${limits.handshakeTimeoutMs / 1000} s`);
-    }, limits.handshakeTimeoutMs);
+    socket.on('error', onSessionError);
+    socket.once('close', onSessionClose);
+    socket.on('data', onSessionData);
+    this.deadline = setTimeout(onDeadline.bind(this), engine.limits.handshakeTimeoutMs);
+  }
 
-    /** The one failure path: reply (code -1: none), close, note the reason. */
-    function socksFail(code: number, reason: string, allowed = true): void {
-      if (stage === 'done') return;
-      stage = 'done';
-      clearTimeout(deadline);
-      socket.removeListener('data', onData);
-      let bytes: Buffer | null = null;
-      if (code >= 0) bytes = version === SOCKS4_VERSION ? reply4(SOCKS4_REJECTED) : reply5(code);
-      rec.set({ status: code >= 0 ? (version === SOCKS4_VERSION ? SOCKS4_REJECTED : code) : rec.fields.status, error: reason, ...(allowed ? {} : { allowed: false }) });
-      if (bytes && socket.writable) socket.end(bytes);
-      else socket.end();
-      // the reply has a moment to leave; then the socket goes in any case
-      setTimeout(() => socket.destroy(), 1000).unref();
-      rec.complete({ bytesUp: socket.bytesRead, bytesDown: socket.bytesWritten });
-    }
+  private clearDeadline(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = null;
+  }
 
-    function onData(chunk: Buffer): void {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      step();
-    }
-    socket.on('data', onData);
-
-    function chooseMethod(offered: number[]): number {
-      const login = limits.login;
-      if (login === 'required') return offered.includes(METHOD_USERPASS) ? METHOD_USERPASS : METHOD_NO_ACCEPTABLE;
-      if (login === 'optional' && offered.includes(METHOD_USERPASS)) return METHOD_USERPASS;
-      return offered.includes(METHOD_NO_AUTH) ? METHOD_NO_AUTH : METHOD_NO_ACCEPTABLE;
-    }
-
-    function step(): void {
-      for (;;) {
-        switch (stage) {
-          case 'first': {
-            if (buf.length === 0) return;
-            version = buf[0]!;
-            if (version === SOCKS5_VERSION) {
-              stage = 'greeting5';
-              rec.set({ service: 'socks5' });
-            } else if (version === SOCKS4_VERSION) {
-              stage = 'request4';
-              rec.set({ service: 'socks4' });
-            } else {
-              return socksFail(-1, `not a SOCKS request (first byte 0x${version.toString(16).padStart(2, '0')})`);
-            }
-            continue;
-          }
-          case 'greeting5': {
-            const r = parseGreeting5(buf);
-            if (r.kind === 'more') return;
-            if (r.kind === 'error') return socksFail(-1, r.reason);
-            buf = r.rest;
-            const m = chooseMethod(r.msg.methods);
-            if (m === METHOD_NO_ACCEPTABLE) {
-              socket.write(methodReply(METHOD_NO_ACCEPTABLE));
-              const offered = r.msg.methods.map((x) => `0x${x.toString(16).padStart(2, '0')}`).join(', ');
-              return socksFail(-1, limits.login === 'required' ? `login required, but the client offered no username/password method (offered ${offered})` : `no acceptable authentication method (offered ${offered})`, false);
-            }
-            socket.write(methodReply(m));
-            stage = m === METHOD_USERPASS ? 'auth5' : 'request5';
-            continue;
-          }
-          case 'auth5': {
-            const r = parseUserPass(buf);
-            if (r.kind === 'more') return;
-            if (r.kind === 'error') return socksFail(-1, r.reason);
-            buf = r.rest;
-            stage = 'busy';
-            socket.pause();
-            const { username, password } = r.msg;
-            rec.set({ user: username });
-            auth.check(username, password, clientAddr).then(
-              (res) => {
-                if (stage !== 'busy' || socket.destroyed) return;
-                if (!res.ok) {
-                  socket.write(authReply(false));
-                  rec.set({ rule: res.lockedOut ? 'lockout' : 'login' });
-                  return socksFail(-1, res.reason, false);
-                }
-                user = res.user.name;
-                groups = res.user.groups;
-                rec.set({ user });
-                socket.write(authReply(true));
-                stage = 'request5';
-                socket.resume();
-                step();
-              },
-              (err) => socksFail(-1, `sign-in check failed: ${(err as Error).message}`),
-            );
-            return;
-          }
-          case 'request5': {
-            const r = parseRequest5(buf);
-            if (r.kind === 'more') return;
-            if (r.kind === 'error') return socksFail(r.code, r.reason);
-            buf = r.rest;
-            stage = 'busy';
-            socket.pause();
-            return handleRequest(r.msg.cmd, r.msg.dst);
-          }
-          case 'request4': {
-            const r = parseRequest4(buf);
-            if (r.kind === 'more') return;
-            if (r.kind === 'error') return socksFail(SOCKS4_REJECTED, r.reason);
-            buf = r.rest;
-            if (r.msg.userId) rec.set({ user: `${r.msg.userId} (unverified)` });
-            if (limits.login === 'required') {
-              rec.set({ rule: 'login' });
-              return socksFail(SOCKS4_REJECTED, 'login required: SOCKS4 cannot carry a password (use SOCKS5)', false);
-            }
-            stage = 'busy';
-            socket.pause();
-            return handleRequest(r.msg.cmd, r.msg.dst);
-          }
-          default:
-            return;
-        }
-      }
-    }
-
-    function decide(method: string, dst: Address): boolean {
-      const d = policy.decide({ service: 'socks', clientAddr, user: user || undefined, groups, host: dst.host, port: dst.port, method });
-      rec.set({ method, host: dst.host, port: dst.port, url: hostPort(dst.host, dst.port), rule: d.rule, allowed: d.allow });
-      if (!d.allow) {
-        socksFail(REP_NOT_ALLOWED, d.reason, false);
-        return false;
-      }
-      if (d.limits) {
-        lease = opts.limiter.acquire(d.limits);
-        if (!lease) {
-          socksFail(REP_NOT_ALLOWED, `${user ? `user ${user}` : `client ${clientAddr}`} already has ${d.limits.maxConnections} connections open (rule "${d.rule}")`, false);
-          return false;
-        }
-        socket.once('close', lease.release);
-      }
-      return true;
-    }
-
-    function succeed(host: string, port: number): Buffer {
-      return version === SOCKS4_VERSION ? reply4(SOCKS4_GRANTED, host, port) : reply5(REP_SUCCEEDED, host, port);
-    }
-
-    function startRelay(up: net.Socket, reader: ReturnType<typeof pooledReader> | undefined): void {
-      stage = 'done';
-      clearTimeout(deadline);
-      socket.removeListener('data', onData);
-      if (buf.length) up.write(buf);
-      buf = EMPTY;
-      relay(socket, up, { idleTimeoutMs: limits.idleTimeoutMs, bReader: reader, up: lease?.up, down: lease?.down }, () => {
-        rec.complete({ bytesUp: socket.bytesRead, bytesDown: socket.bytesWritten });
-      });
-      socket.resume();
-    }
-
-    function handleRequest(cmd: number, dst: Address): void {
-      const label = cmd === CMD_CONNECT ? 'CONNECT' : cmd === CMD_BIND ? 'BIND' : 'UDP';
-      if (!decide(label, dst)) return;
-      if (cmd === CMD_CONNECT) return doConnect(dst);
-      if (cmd === CMD_BIND) return doBind(dst);
-      if (cmd === CMD_UDP_ASSOCIATE) return doUdp(dst);
-      socksFail(REP_COMMAND_NOT_SUPPORTED, `command ${cmd} is not supported`);
-    }
-
-    function doConnect(dst: Address): void {
-      // a throttled session relays through streams; otherwise reads go straight from pooled buffers
-      const reader = lease?.up || lease?.down ? undefined : pooledReader();
-      dial(dst.host, dst.port, { timeoutMs: limits.connectTimeoutMs, onread: reader?.onread }).then(
-        (up) => {
-          if (socket.destroyed || stage === 'done') {
-            up.destroy();
-            return;
-          }
-          rec.set({ status: version === SOCKS4_VERSION ? SOCKS4_GRANTED : REP_SUCCEEDED });
-          socket.write(succeed(normalizeAddr(up.localAddress), up.localPort ?? 0));
-          startRelay(up, reader);
-        },
-        (err: NodeJS.ErrnoException) => {
-          const rep = repFromErrno(err.code);
-          socksFail(rep, `${hostPort(dst.host, dst.port)}: ${REP_TEXT[rep]} (${err.code ?? err.message})`);
-        },
-      );
-    }
-
-    /** BIND (RFC 1928 §4; SOCKS4): listen, reply with the address, reply again when the peer connects. */
-    function doBind(dst: Address): void {
-      const listener = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
-      const local = normalizeAddr(socket.localAddress);
-      let timer: NodeJS.Timeout | null = null;
-      const cleanup = () => {
-        if (timer) clearTimeout(timer);
-        listener.close();
-      };
-      socket.once('close', cleanup);
-      listener.on('error', (err: NodeJS.ErrnoException) => {
-        cleanup();
-        socksFail(REP_GENERAL_FAILURE, `BIND could not listen: ${err.code ?? err.message}`);
-      });
-      listener.listen(0, local, () => {
-        const a = listener.address() as net.AddressInfo;
-        socket.write(succeed(normalizeAddr(a.address), a.port));
-        timer = setTimeout(() => {
-          cleanup();
-          socksFail(REP_TTL_EXPIRED, `no peer connected to the BIND port within ${limits.bindTimeoutMs / 1000} s`);
-        }, limits.bindTimeoutMs);
-        // the client is waiting: its handshake is over, the BIND wait has its own deadline
-        clearTimeout(deadline);
-      });
-      listener.on('connection', (peer: net.Socket) => {
-        cleanup();
-        const peerAddr = normalizeAddr(peer.remoteAddress);
-        const expected = dst.host;
-        const any = expected === '0.0.0.0' || expected === '::' || dst.atyp === 0x03;
-        if (!any && expected !== peerAddr) {
-          peer.destroy();
-          return socksFail(REP_NOT_ALLOWED, `BIND: the peer ${peerAddr} is not the expected ${expected}`, false);
-        }
-        if (socket.destroyed) return void peer.destroy();
-        socket.write(succeed(peerAddr, peer.remotePort ?? 0));
-        rec.set({ status: version === SOCKS4_VERSION ? SOCKS4_GRANTED : REP_SUCCEEDED, url: `${hostPort(dst.host, dst.port)} ← ${hostPort(peerAddr, peer.remotePort ?? 0)}` });
-        peer.setNoDelay(true);
-        startRelay(peer, undefined);
-        peer.resume();
-      });
-    }
-
-    function doUdp(dst: Address): void {
-      if (version !== SOCKS5_VERSION) return socksFail(SOCKS4_REJECTED, 'UDP needs SOCKS5');
-      if (!limits.udp) return socksFail(REP_NOT_ALLOWED, 'UDP ASSOCIATE is turned off in settings (socks.udp)', false);
-      const assoc = new UdpAssociation({
-        control: socket,
-        clientAddr,
-        clientPort: dst.port,
-        clientHostHint: dst.host,
-        user,
-        groups,
-        policy,
-        recorder,
-        idleTimeoutMs: limits.idleTimeoutMs,
-        base: { service: 'socks5', clientAddr, clientPort, user, rule: rec.fields.rule },
-      });
-      assoc.start().then(
-        ({ host, port }) => {
-          if (socket.destroyed) return assoc.close();
-          stage = 'done';
-          clearTimeout(deadline);
-          socket.removeListener('data', onData);
-          socket.write(reply5(REP_SUCCEEDED, host, port));
-          // the association is logged per destination; this session's own row is not written
-          rec.set({ status: REP_SUCCEEDED });
-          const end = () => {
-            assoc.close();
-            rec.discard();
-          };
-          socket.once('close', end);
-          // anything the client sends on the control connection is ignored; its end ends the association
-          socket.on('data', () => {});
-          socket.on('end', () => socket.end());
-          socket.setKeepAlive(true, 30000);
-          socket.resume();
-        },
-        (err: NodeJS.ErrnoException) => socksFail(REP_GENERAL_FAILURE, `UDP relay could not start: ${err.code ?? err.message}`),
-      );
+  onClose(): void {
+    this.engine.sessions.delete(this.socket);
+    this.clearDeadline();
+    if (this.stage !== 'done') {
+      // the client left during the handshake
+      if (!this.rec.fields.error) this.rec.set({ error: this.buf.length ? 'client closed with an incomplete request' : 'client closed during the handshake' });
+      this.rec.complete({ bytesUp: this.socket.bytesRead, bytesDown: this.socket.bytesWritten });
     }
   }
 
+  /** The one failure path: reply (code -1: none), close, note the reason. */
+  fail(code: number, reason: string, allowed = true): void {
+    if (this.stage === 'done') return;
+    const { socket, rec } = this;
+    this.stage = 'done';
+    this.clearDeadline();
+    socket.removeListener('data', onSessionData);
+    let bytes: Buffer | null = null;
+    if (code >= 0) bytes = this.version === SOCKS4_VERSION ? reply4(SOCKS4_REJECTED) : reply5(code);
+    rec.set({ status: code >= 0 ? (this.version === SOCKS4_VERSION ? SOCKS4_REJECTED : code) : rec.fields.status, error: reason, ...(allowed ? {} : { allowed: false }) });
+    if (bytes && socket.writable) socket.end(bytes);
+    else socket.end();
+    // the reply has a moment to leave; then the socket goes in any case
+    setTimeout(() => socket.destroy(), 1000).unref();
+    rec.complete({ bytesUp: socket.bytesRead, bytesDown: socket.bytesWritten });
+  }
+
+  private chooseMethod(offered: number[]): number {
+    const login = this.engine.limits.login;
+    if (login === 'required') return offered.includes(METHOD_USERPASS) ? METHOD_USERPASS : METHOD_NO_ACCEPTABLE;
+    if (login === 'optional' && offered.includes(METHOD_USERPASS)) return METHOD_USERPASS;
+    return offered.includes(METHOD_NO_AUTH) ? METHOD_NO_AUTH : METHOD_NO_ACCEPTABLE;
+  }
+
+  step(): void {
+    const { socket, rec } = this;
+    for (;;) {
+      switch (this.stage) {
+        case 'first': {
+          if (this.buf.length === 0) return;
+          this.version = this.buf[0]!;
+          if (this.version === SOCKS5_VERSION) {
+            this.stage = 'greeting5';
+            rec.set({ service: 'socks5' });
+          } else if (this.version === SOCKS4_VERSION) {
+            this.stage = 'request4';
+            rec.set({ service: 'socks4' });
+          } else {
+            return this.fail(-1, `not a SOCKS request (first byte 0x${this.version.toString(16).padStart(2, '0')})`);
+          }
+          continue;
+        }
+        case 'greeting5': {
+          const r = parseGreeting5(this.buf);
+          if (r.kind === 'more') return;
+          if (r.kind === 'error') return this.fail(-1, r.reason);
+          this.buf = r.rest;
+          const m = this.chooseMethod(r.msg.methods);
+          if (m === METHOD_NO_ACCEPTABLE) {
+            socket.write(methodReply(METHOD_NO_ACCEPTABLE));
+            const offered = r.msg.methods.map((x) => `0x${x.toString(16).padStart(2, '0')}`).join(', ');
+            return this.fail(
+              -1,
+              this.engine.limits.login === 'required'
+                ? `login required, but the client offered no username/password method (offered ${offered})`
+                : `no acceptable authentication method (offered ${offered})`,
+              false,
+            );
+          }
+          socket.write(methodReply(m));
+          this.stage = m === METHOD_USERPASS ? 'auth5' : 'request5';
+          continue;
+        }
+        case 'auth5': {
+          const r = parseUserPass(this.buf);
+          if (r.kind === 'more') return;
+          if (r.kind === 'error') return this.fail(-1, r.reason);
+          this.buf = r.rest;
+          this.stage = 'busy';
+          socket.pause();
+          const { username, password } = r.msg;
+          rec.set({ user: username });
+          this.engine.opts.auth.check(username, password, this.clientAddr).then(
+            (res) => {
+              if (this.stage !== 'busy' || socket.destroyed) return;
+              if (!res.ok) {
+                socket.write(authReply(false));
+                rec.set({ rule: res.lockedOut ? 'lockout' : 'login' });
+                return this.fail(-1, res.reason, false);
+              }
+              this.user = res.user.name;
+              this.groups = res.user.groups;
+              rec.set({ user: this.user });
+              socket.write(authReply(true));
+              this.stage = 'request5';
+              socket.resume();
+              this.step();
+            },
+            (err) => this.fail(-1, `sign-in check failed: ${(err as Error).message}`),
+          );
+          return;
+        }
+        case 'request5': {
+          const r = parseRequest5(this.buf);
+          if (r.kind === 'more') return;
+          if (r.kind === 'error') return this.fail(r.code, r.reason);
+          this.buf = r.rest;
+          this.stage = 'busy';
+          socket.pause();
+          return this.handleRequest(r.msg.cmd, r.msg.dst);
+        }
+        case 'request4': {
+          const r = parseRequest4(this.buf);
+          if (r.kind === 'more') return;
+          if (r.kind === 'error') return this.fail(SOCKS4_REJECTED, r.reason);
+          this.buf = r.rest;
+          if (r.msg.userId) rec.set({ user: `${r.msg.userId} (unverified)` });
+          if (this.engine.limits.login === 'required') {
+            rec.set({ rule: 'login' });
+            return this.fail(SOCKS4_REJECTED, 'login required: SOCKS4 cannot carry a password (use SOCKS5)', false);
+          }
+          this.stage = 'busy';
+          socket.pause();
+          return this.handleRequest(r.msg.cmd, r.msg.dst);
+        }
+        default:
+          return;
+      }
+    }
+  }
+
+  private decide(method: string, dst: Address): boolean {
+    const { rec } = this;
+    const d = this.engine.opts.policy.decide({
+      service: 'socks',
+      clientAddr: this.clientAddr,
+      user: this.user || undefined,
+      groups: this.groups,
+      host: dst.host,
+      port: dst.port,
+      method,
+    });
+    rec.set({ method, host: dst.host, port: dst.port, url: hostPort(dst.host, dst.port), rule: d.rule, allowed: d.allow });
+    if (!d.allow) {
+      this.fail(REP_NOT_ALLOWED, d.reason, false);
+      return false;
+    }
+    if (d.limits) {
+      this.lease = this.engine.opts.limiter.acquire(d.limits);
+      if (!this.lease) {
+        const who = this.user ? `user ${this.user}` : `client ${this.clientAddr}`;
+        this.fail(REP_NOT_ALLOWED, `${who} already has ${d.limits.maxConnections} connections open (rule "${d.rule}")`, false);
+        return false;
+      }
+      this.socket.once('close', this.lease.release);
+    }
+    return true;
+  }
+
+  private succeed(host: string, port: number): Buffer {
+    return this.version === SOCKS4_VERSION ? reply4(SOCKS4_GRANTED, host, port) : reply5(REP_SUCCEEDED, host, port);
+  }
+
+  private startRelay(up: net.Socket, reader: FastReader | undefined): void {
+    const { socket, rec } = this;
+    this.stage = 'done';
+    this.clearDeadline();
+    socket.removeListener('data', onSessionData);
+    if (this.buf.length) up.write(this.buf);
+    this.buf = EMPTY;
+    const lease = this.lease;
+    relay(socket, up, { idleTimeoutMs: this.engine.limits.idleTimeoutMs, bReader: reader, up: lease?.up, down: lease?.down }, () => {
+      rec.complete({ bytesUp: socket.bytesRead, bytesDown: socket.bytesWritten });
+    });
+  }
+
+  private handleRequest(cmd: number, dst: Address): void {
+    const label = cmd === CMD_CONNECT ? 'CONNECT' : cmd === CMD_BIND ? 'BIND' : 'UDP';
+    if (!this.decide(label, dst)) return;
+    if (cmd === CMD_CONNECT) return this.doConnect(dst);
+    if (cmd === CMD_BIND) return this.doBind(dst);
+    if (cmd === CMD_UDP_ASSOCIATE) return this.doUdp(dst);
+    this.fail(REP_COMMAND_NOT_SUPPORTED, `command ${cmd} is not supported`);
+  }
+
+  private doConnect(dst: Address): void {
+    const { socket, rec } = this;
+    // a throttled session relays through streams; otherwise reads go through the shared buffer
+    const reader = this.lease?.up || this.lease?.down ? undefined : fastReader();
+    dial(dst.host, dst.port, { timeoutMs: this.engine.limits.connectTimeoutMs, reader }).then(
+      (up) => {
+        if (socket.destroyed || this.stage === 'done') {
+          up.destroy();
+          return;
+        }
+        rec.set({ status: this.version === SOCKS4_VERSION ? SOCKS4_GRANTED : REP_SUCCEEDED });
+        socket.write(this.succeed(normalizeAddr(up.localAddress), up.localPort ?? 0));
+        this.startRelay(up, reader);
+      },
+      (err: NodeJS.ErrnoException) => {
+        const rep = repFromErrno(err.code);
+        this.fail(rep, `${hostPort(dst.host, dst.port)}: ${REP_TEXT[rep]} (${err.code ?? err.message})`);
+      },
+    );
+  }
+
+  /** BIND (RFC 1928 §4; SOCKS4): listen, reply with the address, reply again when the peer connects. */
+  private doBind(dst: Address): void {
+    const { socket, rec } = this;
+    const limits = this.engine.limits;
+    const listener = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+    const local = normalizeAddr(socket.localAddress);
+    let timer: NodeJS.Timeout | null = null;
+    const cleanup = () => {
+      if (timer) clearTimeout(timer);
+      listener.close();
+    };
+    socket.once('close', cleanup);
+    listener.on('error', (err: NodeJS.ErrnoException) => {
+      cleanup();
+      this.fail(REP_GENERAL_FAILURE, `BIND could not listen: ${err.code ?? err.message}`);
+    });
+    listener.listen(0, local, () => {
+      const a = listener.address() as net.AddressInfo;
+      socket.write(this.succeed(normalizeAddr(a.address), a.port));
+      timer = setTimeout(() => {
+        cleanup();
+        this.fail(REP_TTL_EXPIRED, `no peer connected to the BIND port within ${limits.bindTimeoutMs / 1000} s`);
+      }, limits.bindTimeoutMs);
+      // the client is waiting: its handshake is over, the BIND wait has its own deadline
+      this.clearDeadline();
+    });
+    listener.on('connection', (peer: net.Socket) => {
+      cleanup();
+      const peerAddr = normalizeAddr(peer.remoteAddress);
+      const expected = dst.host;
+      const any = expected === '0.0.0.0' || expected === '::' || dst.atyp === 0x03;
+      if (!any && expected !== peerAddr) {
+        peer.destroy();
+        return this.fail(REP_NOT_ALLOWED, `BIND: the peer ${peerAddr} is not the expected ${expected}`, false);
+      }
+      if (socket.destroyed) return void peer.destroy();
+      socket.write(this.succeed(peerAddr, peer.remotePort ?? 0));
+      rec.set({
+        status: this.version === SOCKS4_VERSION ? SOCKS4_GRANTED : REP_SUCCEEDED,
+        url: `${hostPort(dst.host, dst.port)} ← ${hostPort(peerAddr, peer.remotePort ?? 0)}`,
+      });
+      peer.setNoDelay(true);
+      this.startRelay(peer, undefined);
+    });
+  }
+
+  private doUdp(dst: Address): void {
+    const { socket, rec } = this;
+    const limits = this.engine.limits;
+    if (this.version !== SOCKS5_VERSION) return this.fail(SOCKS4_REJECTED, 'UDP needs SOCKS5');
+    if (!limits.udp) return this.fail(REP_NOT_ALLOWED, 'UDP ASSOCIATE is turned off in settings (socks.udp)', false);
+    const assoc = new UdpAssociation({
+      control: socket,
+      clientAddr: this.clientAddr,
+      clientPort: dst.port,
+      clientHostHint: dst.host,
+      user: this.user,
+      groups: this.groups,
+      policy: this.engine.opts.policy,
+      recorder: this.engine.opts.recorder,
+      idleTimeoutMs: limits.idleTimeoutMs,
+      base: { service: 'socks5', clientAddr: this.clientAddr, clientPort: this.clientPort, user: this.user, rule: rec.fields.rule },
+    });
+    assoc.start().then(
+      ({ host, port }) => {
+        if (socket.destroyed) return assoc.close();
+        this.stage = 'done';
+        this.clearDeadline();
+        socket.removeListener('data', onSessionData);
+        socket.write(reply5(REP_SUCCEEDED, host, port));
+        // the association is logged per destination; this session's own row is not written
+        rec.set({ status: REP_SUCCEEDED });
+        socket.once('close', () => {
+          assoc.close();
+          rec.discard();
+        });
+        // anything the client sends on the control connection is ignored; its end ends the association
+        socket.on('data', () => {});
+        socket.on('end', () => socket.end());
+        socket.setKeepAlive(true, 30000);
+        socket.resume();
+      },
+      (err: NodeJS.ErrnoException) => this.fail(REP_GENERAL_FAILURE, `UDP relay could not start: ${err.code ?? err.message}`),
+    );
+  }
+}
+
+export function createSocksProxy(opts: SocksOptions): SocksProxy {
+  const engine: Engine = { limits: opts.limits, opts, sessions: new Set() };
+  const onConnection = (socket: net.Socket) => void new Session(engine, socket);
   const servers = new Set<net.Server>();
   return {
     createServer() {
@@ -417,11 +480,11 @@ export function createSocksProxy(opts: SocksOptions): SocksProxy {
       return server;
     },
     setLimits(l) {
-      limits = l;
+      engine.limits = l;
     },
     destroyAll() {
-      for (const kill of sessions) kill();
-      sessions.clear();
+      for (const s of engine.sessions) s.destroy();
+      engine.sessions.clear();
     },
   };
 }
