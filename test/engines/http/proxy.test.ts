@@ -377,7 +377,63 @@ describe('request log', () => {
   });
 });
 
+/**
+ * A loopback port whose accept queue is full: Linux then drops new SYNs, so a
+ * connection attempt hangs, as one to an unreachable host does. python3 holds
+ * the listening socket without ever accepting (node accepts by itself).
+ */
+async function fullBacklogPort(): Promise<{ port: number; close(): void }> {
+  const { spawn } = await import('node:child_process');
+  const py = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => py.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
+  const fillers: net.Socket[] = [];
+  for (let i = 0; i < 3; i++) {
+    const f = net.connect(port, '127.0.0.1');
+    f.on('error', () => {});
+    fillers.push(f);
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  return {
+    port,
+    close() {
+      for (const f of fillers) f.destroy();
+      py.kill();
+    },
+  };
+}
+
 describe('timeouts', () => {
+  test('an origin that does not accept the connection gets 504 after the connect timeout (HTTP and CONNECT)', async () => {
+    const g = await startGateway({ 'http.connectTimeout': 0.3 });
+    const hole = await fullBacklogPort();
+    try {
+      await g.rt.control.call('settings.setText', { key: 'http.connectPorts', value: `443,${hole.port}` });
+      const r = await curl(['-x', g.proxy, '-w', '\n%{http_code}', `http://127.0.0.1:${hole.port}/`]);
+      assert.match(r.stdout, /did not accept the connection in time/);
+      assert.match(r.stdout, /504$/);
+      const t = await rawExchange(g.port, `CONNECT 127.0.0.1:${hole.port} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.equal(statusOf(t), 504);
+    } finally {
+      hole.close();
+      await g.close();
+    }
+  });
+
+  test('an idle keep-alive client connection is closed after the idle timeout', async () => {
+    const g = await startGateway({ 'http.idleTimeout': 0.3 });
+    try {
+      const s = net.connect(g.port, '127.0.0.1');
+      let got = '';
+      s.on('data', (c) => (got += c));
+      const closed = new Promise<void>((r) => s.on('close', () => r()));
+      s.write(`GET ${origin.url}/keep HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      await closed;
+      assert.match(got, /^HTTP\/1\.1 200 /, 'the request was answered, then the idle connection closed');
+    } finally {
+      await g.close();
+    }
+  });
+
   test('a client that never finishes its request head is cut off (slowloris)', async () => {
     const g = await startGateway({ 'http.headerTimeout': 0.3 });
     try {
