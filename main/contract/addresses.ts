@@ -158,3 +158,21 @@ export function matchesAny(ranges: readonly Cidr[], address: string): boolean {
   return false;
 }
 
+
+/**
+ * A set of ranges that remembers its answers: a LAN has few client addresses
+ * and every request asks again, so the BigInt arithmetic runs once per address.
+ */
+export class SourceSet {
+  private readonly cache = new Map<string, boolean>();
+  constructor(readonly ranges: readonly Cidr[]) {}
+  has(address: string): boolean {
+    let hit = this.cache.get(address);
+    if (hit === undefined) {
+      hit = matchesAny(this.ranges, address);
+      if (this.cache.size >= 4096) this.cache.clear();
+      this.cache.set(address, hit);
+    }
+    return hit;
+  }
+}

@@ -7,7 +7,7 @@
  * never an open proxy), the CONNECT port list (HTTP tunnels only), then the
  * owner's rules, first match wins, then the default action.
  */
-import { matchesAny, parseSourceList, type Cidr } from '../contract/addresses.js';
+import { SourceSet, parseSourceList } from '../contract/addresses.js';
 import { parsePortList, portInList, type PortRange } from '../contract/ports.js';
 import type { Rule, Settings } from '../contract/index.js';
 import { compileRule, hasLimits, type CompiledRule } from './rules.js';
@@ -52,7 +52,7 @@ export const RULE_CONNECT_PORTS = 'connect-ports';
 export const RULE_DEFAULT = 'default';
 
 export class GatewayPolicy implements Policy {
-  private sources: Cidr[] = [];
+  private sources = new SourceSet([]);
   private sourcesText = '';
   private connectPorts: PortRange[] = [];
   private connectPortsText = '';
@@ -69,7 +69,7 @@ export class GatewayPolicy implements Policy {
   }
 
   apply(settings: Settings): void {
-    this.sources = parseSourceList(settings['access.allowedSources']);
+    this.sources = new SourceSet(parseSourceList(settings['access.allowedSources']));
     this.sourcesText = settings['access.allowedSources'].join(', ');
     this.connectPorts = parsePortList(settings['http.connectPorts']);
     this.connectPortsText = settings['http.connectPorts'];
@@ -81,7 +81,7 @@ export class GatewayPolicy implements Policy {
   }
 
   decide(input: DecideInput): Decision {
-    if (!matchesAny(this.sources, input.clientAddr)) {
+    if (!this.sources.has(input.clientAddr)) {
       return {
         allow: false,
         rule: RULE_SOURCES,

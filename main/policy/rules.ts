@@ -2,7 +2,7 @@
  * Rules: validation (with messages that name the rule, the field and the bad
  * value) and compilation into matchers that run per request without parsing.
  */
-import { matchesAny, parseCidr, parseIp, parseSourceList, cidrContains, type Cidr } from '../contract/addresses.js';
+import { SourceSet, parseCidr, parseIp, parseSourceList, cidrContains } from '../contract/addresses.js';
 import { parsePortList, portInList, type PortRange } from '../contract/ports.js';
 import { GatehouseError, type Rule, type RuleInput, type RuleLimits, type Schedule } from '../contract/index.js';
 
@@ -130,7 +130,7 @@ function scheduleMatcher(s: Schedule): (time: number) => boolean {
 
 export function compileRule(rule: Rule): CompiledRule {
   const services = new Set(rule.services);
-  const sources: Cidr[] = rule.sources.length ? parseSourceList(rule.sources) : [];
+  const sources = rule.sources.length ? new SourceSet(parseSourceList(rule.sources)) : null;
   const anyUser = rule.users.includes('*');
   const users = new Set(rule.users.map((u) => u.toLowerCase()));
   const groups = new Set(rule.groups.map((g) => g.toLowerCase()));
@@ -142,7 +142,7 @@ export function compileRule(rule: Rule): CompiledRule {
     rule,
     matches(r) {
       if (services.size && !services.has(r.service as never)) return false;
-      if (sources.length && !matchesAny(sources, r.clientAddr)) return false;
+      if (sources && !sources.has(r.clientAddr)) return false;
       if (whoMatters) {
         if (!r.user) return false;
         const u = r.user.toLowerCase();

@@ -117,10 +117,13 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
 
   /** Copies raw headers minus hop-by-hop ones and those the Connection field names. */
   function forwardHeaders(raw: string[], keepUpgrade = false): string[] {
-    const named = new Set<string>();
+    let named: Set<string> | null = null;
     for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i]!.toLowerCase() === 'connection') {
-        for (const t of raw[i + 1]!.split(',')) named.add(t.trim().toLowerCase());
+      if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
+        for (const t of raw[i + 1]!.split(',')) {
+          const token = t.trim().toLowerCase();
+          if (token !== 'keep-alive' && token !== 'close') (named ??= new Set()).add(token);
+        }
       }
     }
     const out: string[] = [];
@@ -128,7 +131,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       const name = raw[i]!;
       const lower = name.toLowerCase();
       if (keepUpgrade && (lower === 'upgrade' || lower === 'connection')) continue; // re-added below
-      if (HOP_BY_HOP.has(lower) || named.has(lower)) continue;
+      if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
       out.push(name, raw[i + 1]!);
     }
     return out;
@@ -269,7 +272,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     const t = parseTarget(req);
     if (t instanceof HttpFail) return httpFail(res, rec, t);
     rec.set({ host: t.host, port: t.port, url: t.url.href });
-    rec.onKill(() => res.destroy());
+    rec.onKill(res);
     identify(req.headers['proxy-authorization'], client.clientAddr, rec, (who) => {
       if (who instanceof HttpFail) return httpFail(res, rec, who, who.status === 407 ? CHALLENGE : {});
       if (who) rec.set({ user: who.name });
@@ -404,7 +407,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     const client = clientOf(ns);
     const rec = recorder.open({ service: 'http', ...client, method: req.method ?? 'GET', url: req.url ?? '' });
     socket.on('error', () => socket.destroy());
-    rec.onKill(() => socket.destroy());
+    rec.onKill(socket);
     const t = parseTarget(req);
     if (t instanceof HttpFail) return socketFail(socket, t, rec), rec.complete();
     rec.set({ host: t.host, port: t.port, url: t.url.href });
@@ -484,7 +487,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     const rec = recorder.open({ service: 'http', ...client, method: 'CONNECT', url: target });
     socket.on('error', () => socket.destroy());
     const finish = (patch: { bytesUp?: number; bytesDown?: number } = {}) => rec.complete(patch);
-    rec.onKill(() => socket.destroy());
+    rec.onKill(socket);
     const a = parseAuthority(target);
     if (!a) {
       socketFail(socket, new HttpFail(400, 'Malformed request', `CONNECT needs a host:port target; got "${target.slice(0, 200)}".`, 'http_request_error'), rec);
