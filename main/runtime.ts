@@ -144,15 +144,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     totalRequests: recorder.total,
   });
 
-  // eslint-disable-next-line prefer-const
+  // assigned below, once the handlers that use these helpers exist
   let control: Control;
-  let lastStatus = '';
-  const emitStatus = () => {
-    const s = status();
-    const key = JSON.stringify({ ...s, activeConnections: 0, totalRequests: 0 });
-    lastStatus = key;
-    control.emit({ type: 'status', status: s });
-  };
+  const emitStatus = () => control.emit({ type: 'status', status: status() });
 
   /** Saves a change (already validated) and applies it to the running services. */
   const applySettings = async (next: Settings): Promise<void> => {
@@ -342,7 +336,6 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       throw err;
     }
   }
-  void lastStatus;
 
   let stopping: Promise<void> | null = null;
   return {
