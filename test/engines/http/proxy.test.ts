@@ -100,6 +100,19 @@ describe('plain HTTP forwarding', () => {
     assert.equal(origin.seen.at(-1)!.headers['transfer-encoding'], 'chunked');
   });
 
+  test('relays the origin\'s 100 Continue before the client sends its body (RFC 9110 §10.1.1)', async () => {
+    const s = net.connect(gw.port, '127.0.0.1');
+    let got = '';
+    s.on('data', (c) => (got += c));
+    s.write(`POST ${origin.url}/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
+    for (let i = 0; i < 100 && !got.includes('100 Continue'); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.match(got, /^HTTP\/1\.1 100 Continue\r\n\r\n/);
+    s.write('hello');
+    for (let i = 0; i < 100 && !got.includes('bodyLength'); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.match(got, /"bodyLength":5/);
+    s.destroy();
+  });
+
   test('streams a large response (64 MiB) without changing a byte', async () => {
     const r = await curl(['-x', gw.proxy, '-o', '/dev/null', '-w', '%{size_download} %{http_code}', `${origin.url}/big?mb=64`]);
     assert.equal(r.code, 0, r.stderr);
