@@ -4,6 +4,8 @@ import { Header } from './components/Header.js';
 import { StreamBanner } from './components/StreamBanner.js';
 import { Dashboard } from './views/Dashboard.js';
 import { SettingsView } from './views/Settings.js';
+import { UsersView } from './views/Users.js';
+import { RulesView } from './views/Rules.js';
 import { AuthScreen, LoadingScreen, UnreachableScreen } from './views/Screens.js';
 
 export function App() {
@@ -19,7 +21,10 @@ export function App() {
       <Header />
       <StreamBanner />
       <main className="page" id="main">
-        {view === 'dashboard' ? <Dashboard /> : <SettingsView />}
+        {view === 'dashboard' && <Dashboard />}
+        {view === 'users' && <UsersView />}
+        {view === 'rules' && <RulesView />}
+        {view === 'settings' && <SettingsView />}
       </main>
     </div>
   );

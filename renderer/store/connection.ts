@@ -27,6 +27,8 @@ export interface ConnectionOptions {
   statusPollMs: number;
   /** delay before refreshing counters after log rows arrived */
   statusAfterLogMs: number;
+  /** open-connections refresh period while a page shows them; 0 turns polling off */
+  connectionsPollMs: number;
 }
 
 export function createConnectionSlice(
@@ -58,6 +60,12 @@ export function createConnectionSlice(
       case 'settings':
         get().applySettings(e.settings);
         break;
+      case 'users':
+        void get().loadUsers();
+        break;
+      case 'rules':
+        void get().loadRules();
+        break;
     }
   };
 
@@ -69,6 +77,8 @@ export function createConnectionSlice(
       void get().refreshStatus();
       void get().catchUpLog();
       void get().loadSettings();
+      void get().loadUsers();
+      void get().loadRules();
     }
   };
 
@@ -102,7 +112,7 @@ export function createConnectionSlice(
       cleanups.push(() => clearInterval(t));
     }
     set({ phase: 'ready', phaseError: null });
-    await Promise.all([get().loadSettings(), get().loadRecentLog()]);
+    await Promise.all([get().loadSettings(), get().loadRecentLog(), get().loadUsers(), get().loadRules()]);
   };
 
   return {

@@ -1,9 +1,11 @@
 /**
  * The renderer's one zustand store, made of slices: connection (start, events,
  * stream), status (sharing switch, services, counters), settings, log (live
- * requests) and ui (current page). Actions call the API; components only
- * select state and call actions. `createAppStore` takes the API so tests can
- * drive a store over their own transport.
+ * requests), ui (current page), users (users, groups, sign-in modes), rules
+ * (order, default action, tester) and connections (open connections,
+ * disconnect). Actions call the API; components only select state and call
+ * actions. `createAppStore` takes the API so tests can drive a store over
+ * their own transport.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { GatehouseError } from '../../main/contract/index.js';
@@ -14,11 +16,14 @@ import { createSettingsSlice } from './settings.js';
 import { createStatusSlice } from './status.js';
 import type { AppState, CallFn, SliceDeps } from './types.js';
 import { createUiSlice } from './ui.js';
+import { createUsersSlice } from './users.js';
+import { createRulesSlice } from './rules.js';
+import { createConnectionsSlice } from './connections.js';
 
 export type { AppState } from './types.js';
 export type AppStore = StoreApi<AppState>;
 
-const DEFAULTS: ConnectionOptions = { statusPollMs: 5000, statusAfterLogMs: 400 };
+const DEFAULTS: ConnectionOptions = { statusPollMs: 5000, statusAfterLogMs: 400, connectionsPollMs: 3000 };
 
 export function createAppStore(api: Api, options: Partial<ConnectionOptions> = {}): AppStore {
   const opts = { ...DEFAULTS, ...options };
@@ -41,6 +46,9 @@ export function createAppStore(api: Api, options: Partial<ConnectionOptions> = {
       ...createSettingsSlice(deps),
       ...createLogSlice(deps),
       ...createUiSlice(deps),
+      ...createUsersSlice(deps),
+      ...createRulesSlice(deps),
+      ...createConnectionsSlice(deps, opts.connectionsPollMs),
     };
   });
 }

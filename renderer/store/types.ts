@@ -9,8 +9,18 @@ import type { StatusSlice } from './status.js';
 import type { SettingsSlice } from './settings.js';
 import type { LogSlice } from './log.js';
 import type { UiSlice } from './ui.js';
+import type { UsersSlice } from './users.js';
+import type { RulesSlice } from './rules.js';
+import type { ConnectionsSlice } from './connections.js';
 
-export type AppState = ConnectionSlice & StatusSlice & SettingsSlice & LogSlice & UiSlice;
+export type AppState = ConnectionSlice &
+  StatusSlice &
+  SettingsSlice &
+  LogSlice &
+  UiSlice &
+  UsersSlice &
+  RulesSlice &
+  ConnectionsSlice;
 
 export type CallFn = <M extends MethodName>(method: M, input: Input<M>) => Promise<Output<M>>;
 

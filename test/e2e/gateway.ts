@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 export interface ReadyLine {
   event: 'ready';
   http: string | null;
+  socks: string | null;
   admin: string;
   adminUrl: string;
   [k: string]: unknown;
@@ -28,7 +29,17 @@ export interface Gateway {
 
 const CLI = resolve('dist/gatehouse.js');
 
-export async function startGateway(timeoutMs = 20_000): Promise<Gateway> {
+export interface GatewayOptions {
+  /** --sharing (default off: the dashboard test turns it on with the switch) */
+  sharing?: 'on' | 'off';
+  /** also listen for SOCKS on a free port */
+  socks?: boolean;
+  timeoutMs?: number;
+}
+
+export async function startGateway(opts: GatewayOptions | number = {}): Promise<Gateway> {
+  const o: GatewayOptions = typeof opts === 'number' ? { timeoutMs: opts } : opts;
+  const timeoutMs = o.timeoutMs ?? 20_000;
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
   if (!existsSync(resolve('app/dist/renderer/index.html'))) {
     throw new Error('app/dist/renderer/index.html is missing: run "npm run build" first');
@@ -36,7 +47,22 @@ export async function startGateway(timeoutMs = 20_000): Promise<Gateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
   const proc: ChildProcess = spawn(
     process.execPath,
-    [CLI, 'serve', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1', '--http-port', '0', '--admin-port', '0', '--sharing', 'off'],
+    [
+      CLI,
+      'serve',
+      '--json',
+      '--data-dir',
+      dataDir,
+      '--listen',
+      '127.0.0.1',
+      '--http-port',
+      '0',
+      ...(o.socks ? ['--socks-port', '0'] : []),
+      '--admin-port',
+      '0',
+      '--sharing',
+      o.sharing ?? 'off',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const lines: string[] = [];

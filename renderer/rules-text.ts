@@ -1,0 +1,152 @@
+/**
+ * Rules in words: the one-line summary shown in the rule list and the editor
+ * ("Deny alice, group staff → *.facebook.com ports 80,443, Mon–Fri 09:00–17:00"),
+ * weekday names, the field a server message is about, and the check that warns when a rule above already catches
+ * every request a rule could match, so it is never reached.
+ */
+import { cidrContains, parseSourceList, type Cidr } from '../main/contract/addresses.js';
+import type { RuleInput } from '../main/contract/index.js';
+
+/** Weekdays as the contract numbers them (0 = Sunday), in the order a week is shown (Monday first). */
+export const WEEK: Array<{ day: number; short: string; long: string }> = [
+  { day: 1, short: 'Mon', long: 'Monday' },
+  { day: 2, short: 'Tue', long: 'Tuesday' },
+  { day: 3, short: 'Wed', long: 'Wednesday' },
+  { day: 4, short: 'Thu', long: 'Thursday' },
+  { day: 5, short: 'Fri', long: 'Friday' },
+  { day: 6, short: 'Sat', long: 'Saturday' },
+  { day: 0, short: 'Sun', long: 'Sunday' },
+];
+
+/** "every day", "Mon–Fri", "Sat, Sun", "Mon, Wed, Fri", "Mon–Wed, Sat". */
+export function formatDays(days: readonly number[]): string {
+  const set = new Set(days);
+  if (set.size === 7) return 'every day';
+  if (set.size === 0) return 'no day';
+  const runs: Array<[number, number]> = []; // indexes into WEEK
+  WEEK.forEach((w, i) => {
+    if (!set.has(w.day)) return;
+    const last = runs[runs.length - 1];
+    if (last && last[1] === i - 1) last[1] = i;
+    else runs.push([i, i]);
+  });
+  return runs
+    .map(([a, b]) => {
+      if (b - a >= 2) return `${WEEK[a]!.short}–${WEEK[b]!.short}`;
+      return b === a ? WEEK[a]!.short : `${WEEK[a]!.short}, ${WEEK[b]!.short}`;
+    })
+    .join(', ');
+}
+
+function list(items: readonly string[], max = 3): string {
+  if (items.length <= max) return items.join(', ');
+  return `${items.slice(0, max).join(', ')} +${items.length - max} more`;
+}
+
+function who(r: RuleInput): string {
+  const parts: string[] = [];
+  for (const u of r.users) parts.push(u === '*' ? 'any signed-in user' : u);
+  if (r.groups.length) parts.push(`${r.groups.length === 1 ? 'group' : 'groups'} ${r.groups.join(', ')}`);
+  return parts.length ? list(parts, 4) : 'everyone';
+}
+
+/** "the local network", "192.168.1.0/24, 10.0.0.5" */
+export function sourcesText(sources: readonly string[]): string {
+  const named = sources.map((s) => (s.toLowerCase() === 'local' ? 'the local network' : s === '*' || s.toLowerCase() === 'any' ? 'anywhere' : s));
+  return list(named);
+}
+
+function from(sources: readonly string[]): string {
+  return sources.length === 0 ? '' : ` from ${sourcesText(sources)}`;
+}
+
+function portsText(ports: string): string {
+  const p = ports.trim();
+  if (!p) return '';
+  return /^\d+$/.test(p) ? ` port ${p}` : ` ports ${p}`;
+}
+
+function limitsText(r: RuleInput): string {
+  const l = r.limits;
+  if (!l) return '';
+  const parts: string[] = [];
+  if (l.maxConnections !== null) parts.push(`at most ${l.maxConnections} connection${l.maxConnections === 1 ? '' : 's'}`);
+  if (l.upKBps !== null) parts.push(`up ${l.upKBps} KB/s`);
+  if (l.downKBps !== null) parts.push(`down ${l.downKBps} KB/s`);
+  return parts.length ? `; ${parts.join(', ')} per user` : '';
+}
+
+/** The rule in one line: action, who (and from where, over which proxy), where, when, limits. */
+export function summarizeRule(r: RuleInput): string {
+  const action = r.action === 'allow' ? 'Allow' : 'Deny';
+  const via = r.services.length === 1 ? ` (${r.services[0] === 'http' ? 'HTTP' : 'SOCKS'} only)` : '';
+  const where = r.destinations.length ? list(r.destinations) : r.ports.trim() ? 'any host' : 'anywhere';
+  const when = r.schedule ? `, ${formatDays(r.schedule.days)} ${r.schedule.from}–${r.schedule.to}` : '';
+  return `${action} ${who(r)}${from(r.sources)}${via} → ${where}${portsText(r.ports)}${when}${limitsText(r)}`;
+}
+
+function safeSources(sources: readonly string[]): Cidr[] | null {
+  try {
+    return parseSourceList(sources);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether every address of range `inner` lies in `outer`. */
+function cidrWithin(inner: Cidr, outer: Cidr): boolean {
+  return inner.family === outer.family && inner.bits >= outer.bits && cidrContains(outer, { family: inner.family, value: inner.base });
+}
+
+export interface Shadow {
+  /** index of the rule above that catches the requests first */
+  index: number;
+  /** every request is caught above, or only those from the earlier rule's sources */
+  whole: boolean;
+}
+
+/**
+ * Finds an enabled rule above `rules[index]` that matches every request from
+ * its sources whatever the user, host, port and time (such as the first-run
+ * "Local network" rule): requests it catches never reach this rule. `whole`
+ * when that covers every request this rule could match.
+ */
+export function shadowOf(rules: readonly RuleInput[], index: number): Shadow | null {
+  const r = rules[index];
+  if (!r) return null;
+  const mine = r.sources.length ? safeSources(r.sources) : [];
+  for (let i = 0; i < index; i++) {
+    const a = rules[i]!;
+    if (!a.enabled) continue;
+    if (a.users.length || a.groups.length || a.destinations.length || a.ports.trim() || a.schedule) continue;
+    // services: the one above must cover every service this rule could see
+    if (a.services.length && (r.services.length === 0 || !r.services.every((s) => a.services.includes(s)))) continue;
+    if (a.sources.length === 0) return { index: i, whole: true };
+    const theirs = safeSources(a.sources);
+    if (!theirs) continue;
+    if (mine && mine.length > 0) {
+      if (mine.every((m) => theirs.some((t) => cidrWithin(m, t)))) return { index: i, whole: true };
+      continue; // some of this rule's sources are outside: it can still match
+    }
+    return { index: i, whole: false };
+  }
+  return null;
+}
+
+/** The fields of the rule editor that a server message can be about. */
+export type FieldKey = 'name' | 'users' | 'groups' | 'sources' | 'destinations' | 'ports' | 'schedule' | 'limits';
+
+/** The field a server message is about, so the form can mark it and move there. */
+export function fieldOfError(message: string): FieldKey | null {
+  // the rule's own name comes first ("rule "Block destination port": …") and must not count
+  const m = message.replace(/^rule(?: ".*?"| \d+)?: /, '').toLowerCase();
+  if (/the name is empty|rule\.name/.test(m)) return 'name';
+  if (/unknown user|rule\.users/.test(m)) return 'users';
+  if (/unknown group|rule\.groups/.test(m)) return 'groups';
+  if (/^source |rule\.sources/.test(m)) return 'sources';
+  if (/destination/.test(m)) return 'destinations';
+  if (/schedule|weekday/.test(m)) return 'schedule';
+  if (/limits/.test(m)) return 'limits';
+  if (/port/.test(m)) return 'ports';
+  return null;
+}
