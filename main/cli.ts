@@ -314,6 +314,7 @@ async function usersCmd(argv: string[]): Promise<number> {
         return 0;
       }
       case 'remove': {
+        rulesFor(db, users).assertNotNamed('user', needName());
         users.remove(needName());
         process.stdout.write(`removed user ${name}\n`);
         return 0;
@@ -349,6 +350,7 @@ function groupsCmd(argv: string[]): number {
       return 0;
     }
     if (action === 'remove') {
+      rulesFor(db, users).assertNotNamed('group', name);
       users.removeGroup(name);
       process.stdout.write(`removed group ${name}\n`);
       return 0;
@@ -357,6 +359,13 @@ function groupsCmd(argv: string[]): number {
   } finally {
     db.close();
   }
+}
+
+function rulesFor(db: ReturnType<typeof openDb>, users: UsersRepo): RulesRepo {
+  return new RulesRepo(db, () => ({
+    users: new Set(users.list().map((u) => u.name.toLowerCase())),
+    groups: new Set(users.listGroups().map((g) => g.name.toLowerCase())),
+  }));
 }
 
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
@@ -429,10 +438,7 @@ function rulesCmd(argv: string[]): number {
   const db = openDb(values['data-dir'] ?? defaultDataDir());
   try {
     const users = new UsersRepo(db);
-    const repo = new RulesRepo(db, () => ({
-      users: new Set(users.list().map((u) => u.name.toLowerCase())),
-      groups: new Set(users.listGroups().map((g) => g.name.toLowerCase())),
-    }));
+    const repo = rulesFor(db, users);
     const idArg = (t: string | undefined) => {
       if (!t || !/^\d+$/.test(t)) throw new UsageError(`rules ${action}: give the rule's id (see gatehouse rules list)`);
       return Number(t);

@@ -33,7 +33,8 @@ import { Limiter } from './policy/limits.js';
 import { RulesRepo } from './storage/rules-repo.js';
 import { createRecorder } from './recorder.js';
 import { dataVersion, openDb } from './storage/db.js';
-import { LogWriter, recentLog } from './storage/log-writer.js';
+import { recentLog } from './storage/log-writer.js';
+import { createLogHandlers } from './control/log-handlers.js';
 import { SettingsRepo, getMeta, setMeta } from './storage/settings-repo.js';
 import { UsersRepo } from './storage/users-repo.js';
 import { Authenticator } from './policy/auth.js';
@@ -107,10 +108,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   let settings = effective(repo.load());
   const token = adminToken(db);
 
-  const writer = new LogWriter(db, {
-    delayMs: opts.logDelayMs,
-    onError: (err) => logger.error('log write failed; will retry', { err: String(err) }),
-  });
+  // the log's writing and reading threads, its query/export/statistics methods and retention
+  const log = createLogHandlers({ db, dataDir: opts.dataDir, version: VERSION, settings: () => settings, emit: (e) => control.emit(e), logger: logger.child('log'), delayMs: opts.logDelayMs });
+  const writer = log.writer;
   const recorder = createRecorder((row) => writer.push(row));
   const users = new UsersRepo(db);
   const rulesRepo = new RulesRepo(db, () => ({
@@ -198,11 +198,13 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       return settings;
     },
     'log.recent': ({ limit, afterId }) => recentLog(db, limit, afterId),
+    ...log.handlers,
     'users.list': () => users.list(),
     'users.add': async (input) => usersChanged(await users.add(input)),
     'users.update': ({ name, ...patch }) => usersChanged(users.update(name, patch)),
     'users.setPassword': async ({ name, password }) => usersChanged(await users.setPassword(name, password)),
     'users.remove': ({ name }) => {
+      rulesRepo.assertNotNamed('user', name);
       users.remove(name);
       return usersChanged({ removed: name });
     },
@@ -219,14 +221,24 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       rulesChanged(null);
       return { defaultAction: settings['access.defaultAction'] };
     },
-    'rules.test': ({ service, clientAddr, user, host, port, time }) => {
+    'rules.test': ({ service, clientAddr, user, host, port, time, method }) => {
       let groups: string[] = [];
+      const login = service === 'http' ? settings['http.login'] : settings['socks.login'];
       if (user) {
-        const u = users.list().find((x) => x.name.toLowerCase() === user.toLowerCase());
+        const wanted = user.toLowerCase();
+        const u = users.list().find((x) => x.name.toLowerCase() === wanted);
         if (!u) throw new GatehouseError('E_VALIDATION', `unknown user "${user}"`);
-        groups = u.groups;
+        if (!u.enabled) return { allow: false, rule: 'login', ruleId: null, reason: `user "${u.name}" is disabled and cannot sign in` };
+        if (login === 'off') {
+          // with sign-in off nobody is identified: the rules see an anonymous client
+          user = undefined;
+        } else groups = u.groups;
+      } else if (login === 'required') {
+        return { allow: false, rule: 'login', ruleId: null, reason: `the ${service === 'http' ? 'HTTP' : 'SOCKS'} proxy requires sign-in (${service}.login is "required")` };
       }
-      const d = policy.decide({ service, clientAddr, user, groups, host, port, method: service === 'http' ? 'GET' : 'CONNECT', time });
+      // an HTTPS site through the HTTP proxy is a CONNECT tunnel
+      const m = method ?? (service === 'http' ? (port === 443 ? 'CONNECT' : 'GET') : 'CONNECT');
+      const d = policy.decide({ service, clientAddr, user, groups, host, port, method: m, time });
       return { allow: d.allow, rule: d.rule, ruleId: d.ruleId, reason: d.reason };
     },
     'connections.list': () =>
@@ -240,16 +252,24 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         url: c.fields.url,
         rule: c.fields.rule,
       })),
-    'connections.kill': ({ id, user }) => {
+    'connections.kill': async ({ id, user }) => {
       if (id === undefined && !user) throw new GatehouseError('E_VALIDATION', 'connections.kill needs an id or a user');
       const u = user?.toLowerCase();
-      const killed = recorder.kill((c) => (id !== undefined ? c.id === id : c.fields.user.toLowerCase() === u));
+      const ids = new Set<number>();
+      const killed = recorder.kill((c) => {
+        const hit = id !== undefined ? c.id === id : c.fields.user.toLowerCase() === u;
+        if (hit) ids.add(c.id);
+        return hit;
+      });
+      // answer once they are gone, so a list right after no longer shows them (bounded wait)
+      for (let i = 0; i < 100 && recorder.live().some((c) => ids.has(c.id)); i++) await new Promise((r) => setTimeout(r, 20));
       return { killed };
     },
     'groups.list': () => users.listGroups(),
     'groups.add': (input) => usersChanged(users.addGroup(input)),
     'groups.update': ({ name, ...patch }) => usersChanged(users.updateGroup(name, patch)),
     'groups.remove': ({ name }) => {
+      rulesRepo.assertNotNamed('group', name);
       users.removeGroup(name);
       return usersChanged({ removed: name });
     },
@@ -272,8 +292,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
 
   writer.onRows((rows) => control.emit({ type: 'log', rows }));
 
-  // settings written by another process (the CLI) reach us within watchMs
+  // settings, users and rules written by another process (the CLI) reach us within watchMs
   let seenVersion = dataVersion(db);
+  let seenUsers = JSON.stringify([users.list(), users.listGroups()]);
+  let seenRules = JSON.stringify(rulesRepo.list());
   const watch = setInterval(() => {
     try {
       const v = dataVersion(db);
@@ -281,7 +303,18 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       seenVersion = v;
       // users and rules may have changed too (gatehouse users/rules …): reload them, it is cheap
       auth.reload();
-      policy.setRules(rulesRepo.list());
+      const rulesNow = rulesRepo.list();
+      policy.setRules(rulesNow);
+      const usersText = JSON.stringify([users.list(), users.listGroups()]);
+      if (usersText !== seenUsers) {
+        seenUsers = usersText;
+        control.emit({ type: 'users' });
+      }
+      const rulesText = JSON.stringify(rulesNow);
+      if (rulesText !== seenRules) {
+        seenRules = rulesText;
+        control.emit({ type: 'rules' });
+      }
       const loaded = effective(repo.load());
       if (JSON.stringify(loaded) !== JSON.stringify(settings)) {
         applySettings(loaded).catch((err) => logger.error('could not apply changed settings', { err: String(err.message ?? err) }));
@@ -310,7 +343,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     if (opts.sharing === 'on') {
       clearInterval(watch);
       clearInterval(ticker);
-      writer.close();
+      await log.stop();
       db.close();
       throw err;
     }
@@ -322,6 +355,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       token,
       rendererDir: opts.rendererDir === undefined ? findRendererDir() : opts.rendererDir,
       logger: logger.child('admin'),
+      exportsDir: log.exportsDir,
     });
     try {
       await admin.start(settings['admin.listen'], settings['admin.port']);
@@ -331,7 +365,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await gateway.stop(0);
       clearInterval(watch);
       clearInterval(ticker);
-      writer.close();
+      await log.stop();
       db.close();
       throw err;
     }
@@ -352,7 +386,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         await admin?.stop();
         if (admin) db.prepare("DELETE FROM meta WHERE key = 'admin.running'").run();
         await gateway.stop(graceMs);
-        writer.close();
+        await log.stop();
         db.close();
       })();
       return stopping;

@@ -81,6 +81,8 @@ export const RuleTestInputSchema = z.object({
   port: z.number().int().min(0).max(65535),
   /** ms since the epoch; now when left out */
   time: z.number().optional(),
+  /** HTTP method, "CONNECT" for a tunnel; by default CONNECT for port 443 and SOCKS, else GET */
+  method: z.string().max(20).optional(),
 });
 
 export const ConnectionSchema = z.object({

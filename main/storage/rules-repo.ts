@@ -52,9 +52,30 @@ export class RulesRepo {
     const current = this.get(id);
     const { id: _id, ...rest } = current;
     const index = this.list().findIndex((r) => r.id === id);
-    const rule = validateRule({ ...rest, ...patch }, this.known(), index);
+    // names the rule already had stay acceptable (e.g. to switch off a rule whose user is gone)
+    const known = this.known();
+    for (const u of current.users) known.users.add(u.toLowerCase());
+    for (const g of current.groups) known.groups.add(g.toLowerCase());
+    const rule = validateRule({ ...rest, ...patch }, known, index);
     this.db.prepare('UPDATE rules SET data = ? WHERE id = ?').run(JSON.stringify(rule), id);
     return this.get(id);
+  }
+
+  /** The rules that name a user or group (which therefore cannot be deleted yet). */
+  naming(kind: 'user' | 'group', name: string): Rule[] {
+    const n = name.toLowerCase();
+    return this.list().filter((r) => (kind === 'user' ? r.users : r.groups).some((x) => x.toLowerCase() === n));
+  }
+
+  /** Throws E_VALIDATION when rules name this user or group: deleting it would silently change them. */
+  assertNotNamed(kind: 'user' | 'group', name: string): void {
+    const rules = this.naming(kind, name);
+    if (rules.length === 0) return;
+    const list = rules.map((r) => `"${r.name}"`).join(', ');
+    throw new GatehouseError(
+      'E_VALIDATION',
+      `${kind} "${name}" is named by ${rules.length === 1 ? 'rule' : 'rules'} ${list}; take the ${kind} out of ${rules.length === 1 ? 'that rule' : 'those rules'} first`,
+    );
   }
 
   remove(id: number): void {

@@ -212,3 +212,59 @@ describe('limits', () => {
     }
   });
 });
+
+describe('rules and the users they name', () => {
+  test('a user or group named by a rule cannot be deleted, and the rule can still be switched off', async () => {
+    const g = await startGateway({ 'http.login': 'optional' });
+    try {
+      await call(g, 'users.add', { name: 'erin', password: 'pw' });
+      await call(g, 'groups.add', { name: 'night', members: ['erin'] });
+      const rule = await call<Rule>(g, 'rules.add', { rule: { ...EMPTY_RULE, name: 'Erin at night', users: ['erin'], groups: ['night'] } });
+      const r = await g.rt.control.call('users.remove', { name: 'erin' });
+      assert.match(!r.ok ? r.error.message : '', /user "erin" is named by rule "Erin at night"/);
+      const gr = await g.rt.control.call('groups.remove', { name: 'night' });
+      assert.match(!gr.ok ? gr.error.message : '', /group "night" is named by rule "Erin at night"/);
+      // a rule keeps the names it had, even ones no longer known, when it is edited
+      const off = await call<Rule>(g, 'rules.update', { id: rule.id, rule: { enabled: false } });
+      assert.equal(off.enabled, false);
+    } finally {
+      await g.close();
+    }
+  });
+
+  test('the tester answers for a disabled user, a required sign-in, and an HTTPS tunnel port', async () => {
+    const g = await startGateway({ 'http.login': 'required' });
+    try {
+      await call(g, 'users.add', { name: 'finn', password: 'pw', enabled: false });
+      const disabled = await call<{ allow: boolean; reason: string }>(g, 'rules.test', { service: 'http', clientAddr: '10.0.0.2', user: 'finn', host: 'example.org', port: 80 });
+      assert.equal(disabled.allow, false);
+      assert.match(disabled.reason, /disabled/);
+      const anon = await call<{ allow: boolean; rule: string }>(g, 'rules.test', { service: 'http', clientAddr: '10.0.0.2', host: 'example.org', port: 80 });
+      assert.deepEqual([anon.allow, anon.rule], [false, 'login']);
+      await call(g, 'users.update', { name: 'finn', enabled: true });
+      const tunnel = await call<{ allow: boolean; rule: string }>(g, 'rules.test', { service: 'http', clientAddr: '10.0.0.2', user: 'finn', host: 'example.org', port: 8443, method: 'CONNECT' });
+      assert.equal(tunnel.allow, true);
+      const smtp = await call<{ allow: boolean; rule: string }>(g, 'rules.test', { service: 'http', clientAddr: '10.0.0.2', user: 'finn', host: 'example.org', port: 25, method: 'CONNECT' });
+      assert.deepEqual([smtp.allow, smtp.rule], [false, 'connect-ports']);
+    } finally {
+      await g.close();
+    }
+  });
+
+  test('users and rules changed with the CLI are announced to open admin pages', async () => {
+    const g = await startGateway();
+    try {
+      const events: string[] = [];
+      const off = g.rt.control.subscribe((e) => events.push(e.type));
+      await execFileP(process.execPath, ['--import', 'tsx', 'main/cli.ts', 'groups', 'add', 'cli-group', '--data-dir', g.dataDir]);
+      for (let i = 0; i < 30 && !events.includes('users'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(events.includes('users'), `events: ${events.join(',')}`);
+      await execFileP(process.execPath, ['--import', 'tsx', 'main/cli.ts', 'rules', 'add', '--name', 'From the CLI', '--data-dir', g.dataDir]);
+      for (let i = 0; i < 30 && !events.includes('rules'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(events.includes('rules'), `events: ${events.join(',')}`);
+      off();
+    } finally {
+      await g.close();
+    }
+  });
+});
