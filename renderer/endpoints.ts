@@ -18,6 +18,10 @@ export function httpService(status: Status | null): ServiceStatus | undefined {
   return status?.services.find((s) => s.name === 'http');
 }
 
+export function socksService(status: Status | null): ServiceStatus | undefined {
+  return status?.services.find((s) => s.name === 'socks');
+}
+
 export function proxyEndpoints(status: Status | null, service = httpService(status)): Endpoint[] {
   if (!status || !service || service.state !== 'running') return [];
   const lan = status.lanAddresses.map((a) => splitHostPort(a).host).filter((h) => !isLoopbackHost(h));

@@ -5,7 +5,7 @@
  */
 import { useState } from 'react';
 import { useApp } from '../store/hooks.js';
-import { httpService, proxyEndpoints, urlHost, type Endpoint } from '../endpoints.js';
+import { httpService, proxyEndpoints, socksService, urlHost, type Endpoint } from '../endpoints.js';
 import { CopyButton } from './CopyButton.js';
 
 type Os = 'windows' | 'macos' | 'browsers' | 'cli';
@@ -66,6 +66,7 @@ export function ConnectCard() {
   const [os, setOs] = useState<Os>('windows');
   const http = httpService(status);
   const endpoints = proxyEndpoints(status, http);
+  const socksEndpoints = proxyEndpoints(status, socksService(status));
   const first = endpoints[0];
   const onlyLocal = endpoints.length > 0 && endpoints.every((e) => e.localOnly);
 
@@ -92,6 +93,22 @@ export function ConnectCard() {
               </li>
             ))}
           </ul>
+          {socksEndpoints.length > 0 && (
+            <>
+              <p className="muted">Apps that speak SOCKS (mail, games, ssh, torrents) can use SOCKS5 or SOCKS4 instead:</p>
+              <ul className="endpoint-list" data-testid="socks-endpoints">
+                {socksEndpoints.map((ep) => (
+                  <li key={`socks|${ep.host}|${ep.port}`} className="endpoint">
+                    <span className="endpoint-text">
+                      SOCKS proxy: <strong className="mono">{ep.host}</strong> port <strong className="mono">{ep.port}</strong>
+                    </span>
+                    {ep.localOnly && <span className="tag">this PC only</span>}
+                    <CopyButton text={`${urlHost(ep.host)}:${ep.port}`} label={`Copy SOCKS ${ep.host} port ${ep.port}`} />
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
           {onlyLocal && (
             <p className="note">
               The proxy listens on a loopback address, so only this PC can use it. To share it with the network, set{' '}
