@@ -3,7 +3,7 @@
  * fields as JSON. Every change is validated first and written in one
  * transaction; positions are renumbered so the order is always 0..n-1.
  */
-import { GatehouseError, RuleInputSchema, type Rule, type RuleInput } from '../contract/index.js';
+import { EMPTY_RULE, GatehouseError, RuleInputSchema, type Rule, type RuleInput } from '../contract/index.js';
 import { validateRule } from '../policy/rules.js';
 import type { Db } from './db.js';
 
@@ -99,17 +99,4 @@ export class RulesRepo {
   }
 }
 
-const BROKEN: RuleInput = {
-  name: 'Damaged rule',
-  enabled: false,
-  action: 'deny',
-  services: [],
-  sources: [],
-  users: [],
-  groups: [],
-  destinations: [],
-  ports: '',
-  schedule: null,
-  limits: null,
-  note: '',
-};
+const BROKEN: RuleInput = { ...EMPTY_RULE, name: 'Damaged rule', enabled: false, action: 'deny' };
