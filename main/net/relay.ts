@@ -7,15 +7,29 @@
  * For sockets we dial ourselves, `fastReader` gives node's `onread` option:
  * every such socket reads into one shared 256 KiB buffer (fewer syscalls and
  * callbacks per byte than node's default 64 KiB reads on a bulk transfer), and
- * each read is copied out at once, so an idle socket holds no buffer at all.
- * Reading pauses while the other side is backed up.
+ * each read is copied at once into a spare buffer that returns to a small pool
+ * when its write is done, so a transfer allocates nothing and an idle socket
+ * holds no buffer. Reading pauses while the other side is backed up.
  */
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ThrottleStream, type TokenBucket } from '../policy/limits.js';
 
-const SHARED = Buffer.allocUnsafe(256 * 1024);
+const READ_SIZE = 256 * 1024;
+const SHARED = Buffer.allocUnsafe(READ_SIZE);
 const shared = () => SHARED;
+/** copies of reads wait here for their write to finish; reused so a bulk transfer allocates nothing */
+const spare: Buffer[] = [];
+const SPARE_MAX = 64;
+
+function copyOut(buf: Buffer, n: number): Buffer {
+  const b = spare.pop() ?? Buffer.allocUnsafeSlow(READ_SIZE);
+  buf.copy(b, 0, 0, n);
+  return b;
+}
+function giveBack(b: Buffer): void {
+  if (spare.length < SPARE_MAX) spare.push(b);
+}
 const kRelay = Symbol('gatehouse.relay');
 const kReader = Symbol('gatehouse.reader');
 
@@ -117,18 +131,18 @@ function onClose(this: RelaySocket): void {
 /** Reads of a FastReader socket go straight to its relay's other side. */
 function onFastRead(this: RelaySocket, n: number, buf: Buffer): boolean {
   const r = this[kRelay];
-  // the shared buffer is reused by the next read of any socket: copy out now
-  const chunk = Buffer.from(buf.subarray(0, n));
   const reader = (this as RelaySocket & { [kReader]?: FastReader })[kReader];
   if (reader) reader.bytes += n;
   if (!r) {
-    reader?.early.push(chunk);
+    reader?.early.push(Buffer.from(buf.subarray(0, n)));
     return true;
   }
   r.last = Date.now();
   const out = r.other(this);
   if (out.destroyed) return false;
-  return out.write(chunk);
+  // the shared buffer is reused by the next read of any socket: copy out into a spare
+  const copy = copyOut(buf, n);
+  return out.write(copy.subarray(0, n), () => giveBack(copy));
 }
 
 const live = new Set<Relay>();

@@ -127,7 +127,18 @@ async function main() {
     await load('socks', socksPort, echoPort, 10);
     const s1 = row('sessions/s, one at a time', await load('direct', echoPort, echoPort, 1), await load('socks', socksPort, echoPort, 1), 'sess/s');
     const s50 = row('sessions/s, 50 in flight', await load('direct', echoPort, echoPort, 50), await load('socks', socksPort, echoPort, 50), 'sess/s');
-    const perIdle = await idleSessions(socksPort, hold.address().port, gate.child.pid);
+    // memory per idle session: a fresh gateway, so garbage from the load runs does not blur the baseline
+    const idleDir = mkdtempSync(join(tmpdir(), 'gh-bench-idle-'));
+    const [ic, ia] = pin(0, process.execPath, ['--max-semi-space-size=4', join(root, 'dist/gatehouse.js'), 'serve', '--json', '--data-dir', idleDir, '--listen', '127.0.0.1', '--http-port', '0', '--socks-port', '0', '--admin-port', '0', '--sharing', 'on']);
+    const idleGate = startJson(ic, ia);
+    let perIdle;
+    try {
+      const idleReady = await idleGate.first;
+      perIdle = await idleSessions(Number(idleReady.socks.split(':').pop()), hold.address().port, idleGate.child.pid);
+    } finally {
+      idleGate.child.kill('SIGTERM');
+      setTimeout(() => rmSync(idleDir, { recursive: true, force: true }), 1000).unref();
+    }
     console.log(`${`memory per idle session (${IDLE})`.padEnd(34)} ${''.padStart(10)} ${fmt(perIdle, 1).padStart(10)} KiB`);
     console.log(`targets: bulk ≥ 0.70× (${fmt(bulk, 2)}), sessions/s at 50 ≥ 0.75× (${fmt(s50, 2)}), ≤ 12 KiB per idle session (${fmt(perIdle, 1)}); one at a time: ${fmt(s1, 2)}×`);
   } finally {
