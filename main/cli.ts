@@ -21,19 +21,19 @@ import {
 import { createLogger } from './logger.js';
 import { VERSION, adminToken, startRuntime } from './runtime.js';
 import { openDb } from './storage/db.js';
-import { recentLog } from './storage/log-writer.js';
 import { SettingsRepo, getMeta } from './storage/settings-repo.js';
 import { UsersRepo } from './storage/users-repo.js';
 import { RulesRepo } from './storage/rules-repo.js';
 import { lanAddresses } from './net/addresses.js';
-import type { LogRow, Rule } from './contract/index.js';
+import { LOGS_USAGE, logsCommand } from './cli-logs.js';
+import type { Rule } from './contract/index.js';
 
 const USAGE = `Gatehouse ${VERSION}: share this PC's internet connection with the LAN.
 
 Usage:
   gatehouse serve [--data-dir DIR] [--listen ADDR]... [--http-port N] [--socks-port N] [--admin-port N]
                   [--admin-listen ADDR] [--sharing on|off|saved] [--json]
-  gatehouse logs [--data-dir DIR] [--limit N] [--json]
+  ${LOGS_USAGE}
   gatehouse settings get [KEY] [--data-dir DIR] [--json]
   gatehouse settings set KEY VALUE [--data-dir DIR]
   gatehouse admin-url [--data-dir DIR]
@@ -151,35 +151,8 @@ async function serve(argv: string[]): Promise<number> {
   return 0;
 }
 
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-function formatRow(r: LogRow): string {
-  const t = new Date(r.ts).toISOString().replace('T', ' ').slice(0, 19);
-  const status = r.allowed ? String(r.status || '-') : `${r.status || '-'} denied(${r.rule})`;
-  const err = r.error ? `  ! ${r.error}` : '';
-  return `${t}  ${r.clientAddr.padEnd(15)}  ${r.method.padEnd(7)} ${r.url}  ${status}  ↑${formatBytes(r.bytesUp)} ↓${formatBytes(r.bytesDown)}  ${r.durationMs} ms${err}`;
-}
-
 function logs(argv: string[]): number {
-  const { values } = parseArgs({
-    args: argv,
-    options: { 'data-dir': { type: 'string' }, json: { type: 'boolean', default: false }, limit: { type: 'string', default: '50' } },
-  });
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100000) throw new UsageError(`--limit: "${values.limit}" must be a whole number from 1 to 100000`);
-  const db = openDb(values['data-dir'] ?? defaultDataDir());
-  try {
-    const rows = recentLog(db, limit).reverse();
-    for (const r of rows) process.stdout.write((values.json ? JSON.stringify(r) : formatRow(r)) + '\n');
-    if (!values.json && rows.length === 0) process.stdout.write('The log is empty.\n');
-  } finally {
-    db.close();
-  }
-  return 0;
+  return logsCommand(argv, { defaultDataDir, usage: (m) => new UsageError(m), version: VERSION });
 }
 
 function settingsCmd(argv: string[]): number {

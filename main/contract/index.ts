@@ -8,7 +8,8 @@
 import { z } from 'zod';
 import { SettingsSchema } from './settings.js';
 import { ConnectionSchema, DecisionSchema, RuleInputSchema, RuleSchema, RuleTestInputSchema } from './rules.js';
-import { logMethods } from './log.js';
+import { logMethods, type ExportJob, type LogRow } from './log.js';
+import { LogRowSchema } from './log-row.js';
 
 export const ServiceName = z.enum(['http', 'socks']);
 export type ServiceName = z.infer<typeof ServiceName>;
@@ -37,33 +38,6 @@ export const StatusSchema = z.object({
   totalRequests: z.number(),
 });
 export type Status = z.infer<typeof StatusSchema>;
-
-export const LogRowSchema = z.object({
-  id: z.number(),
-  /** start time, ms since the epoch */
-  ts: z.number(),
-  service: z.string(),
-  clientAddr: z.string(),
-  clientPort: z.number(),
-  user: z.string(),
-  method: z.string(),
-  /** full URL for proxied requests, host:port for tunnels */
-  url: z.string(),
-  host: z.string(),
-  port: z.number(),
-  status: z.number(),
-  /** bytes received from the client / sent to the client */
-  bytesUp: z.number(),
-  bytesDown: z.number(),
-  /** datagrams from / to the client (UDP rows) */
-  packetsUp: z.number(),
-  packetsDown: z.number(),
-  durationMs: z.number(),
-  allowed: z.boolean(),
-  rule: z.string(),
-  error: z.string(),
-});
-export type LogRow = z.infer<typeof LogRowSchema>;
 
 const Empty = z.object({}).strict();
 
@@ -173,10 +147,13 @@ export type GatehouseEvent =
   | { type: 'log'; rows: LogRow[] }
   | { type: 'settings'; settings: z.infer<typeof SettingsSchema> }
   | { type: 'users' }
-  | { type: 'rules' };
+  | { type: 'rules' }
+  /** a log export started, progressed or ended */
+  | { type: 'export'; job: ExportJob };
 
 export type Handlers = { [M in MethodName]: (input: ParsedInput<M>) => Promise<Output<M>> | Output<M> };
 
 export * from './errors.js';
 export * from './settings.js';
 export * from './rules.js';
+export * from './log.js';

@@ -37,6 +37,8 @@ export const SettingsSchema = z.object({
   'admin.listen': z.string(),
   'admin.port': port,
   'log.retentionDays': z.number().int().min(1).max(3650),
+  'log.maxRows': z.number().int().min(0).max(1_000_000_000),
+  'log.maxSizeMB': z.number().int().min(0).max(1_000_000),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 export type SettingKey = keyof Settings;
@@ -66,6 +68,8 @@ export const DEFAULT_SETTINGS: Settings = {
   'admin.listen': '127.0.0.1',
   'admin.port': 8088,
   'log.retentionDays': 30,
+  'log.maxRows': 0,
+  'log.maxSizeMB': 2048,
 };
 
 export interface SettingInfo {
@@ -103,6 +107,11 @@ export const SETTING_INFO: Record<SettingKey, Omit<SettingInfo, 'key'>> = {
   'admin.listen': { description: 'Address of the web admin (127.0.0.1 keeps it on this PC).', example: '127.0.0.1' },
   'admin.port': { description: 'Port of the web admin.', example: '8088' },
   'log.retentionDays': { description: 'Days of request log kept.', example: '30' },
+  'log.maxRows': { description: 'Most request-log rows kept; the oldest go first (0: no limit).', example: '5000000' },
+  'log.maxSizeMB': {
+    description: 'Largest the database may grow, in MB, before the oldest request-log rows go (0: no limit).',
+    example: '2048',
+  },
 };
 
 export const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as SettingKey[];

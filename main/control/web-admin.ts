@@ -23,6 +23,8 @@ export interface WebAdminOptions {
   /** directory of the built renderer (index.html and assets) */
   rendererDir: string | null;
   logger: Logger;
+  /** folder of log exports, downloadable at GET /api/exports/<file name> */
+  exportsDir?: string;
 }
 
 const COOKIE = 'gatehouse_admin';
@@ -177,6 +179,7 @@ export class WebAdmin {
     }
     if (url.pathname.startsWith('/api/call/')) return this.handleCall(req, res, url.pathname.slice('/api/call/'.length));
     if (url.pathname === '/api/events' && req.method === 'GET') return this.handleEvents(req, res);
+    if (url.pathname.startsWith('/api/exports/') && req.method === 'GET') return this.serveExport(res, url.pathname.slice('/api/exports/'.length));
     if (req.method === 'GET' || req.method === 'HEAD') return this.serveStatic(res, url.pathname);
     this.send(res, 405, 'Method not allowed', 'text/plain; charset=utf-8');
   }
@@ -240,6 +243,22 @@ export class WebAdmin {
     this.streams.add(res);
     req.socket.setTimeout(0);
     res.on('close', () => this.streams.delete(res));
+  }
+
+  /** A log export as a download: only plain file names inside the exports folder. */
+  private serveExport(res: http.ServerResponse, name: string): void {
+    const dir = this.opts.exportsDir;
+    const st = dir && /^[\w.-]+$/.test(name) && !name.startsWith('.') ? statSafe(join(dir, name)) : null;
+    if (!dir || !st || !st.isFile()) return this.send(res, 404, 'No such export', 'text/plain; charset=utf-8');
+    const type = name.endsWith('.csv') ? 'text/csv; charset=utf-8' : name.endsWith('.har') ? 'application/json' : 'application/x-ndjson';
+    res.writeHead(200, {
+      'Content-Type': type,
+      'Content-Length': st.size,
+      'Content-Disposition': `attachment; filename="${name}"`,
+      'Cache-Control': 'no-store',
+      ...SECURITY_HEADERS,
+    });
+    createReadStream(join(dir, name)).pipe(res);
   }
 
   private serveStatic(res: http.ServerResponse, pathname: string): void {

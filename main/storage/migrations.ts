@@ -79,6 +79,50 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX rules_position ON rules(position);
   INSERT INTO rules(position, data) VALUES (0, json('{"name":"Local network","enabled":true,"action":"allow","services":[],"sources":["local"],"users":[],"groups":[],"destinations":[],"ports":"","schedule":null,"limits":null,"note":"Devices on this network may use every service. Rules above this one can restrict them."}'));
   `,
+  // 5: the log viewer: indexes for its filters and sorts (each ends in ts, so a filtered
+  // listing comes out in time order without sorting), full-text search over host and URL
+  // (contentless: the text stays in log; rows are added by the log writer, removed by a
+  // trigger), and per-minute and per-hour aggregates per client, user, host and service
+  // (dim 0 = everything, 1 client, 2 user, 3 host, 4 service), kept by the log writer in
+  // the same transaction as the rows. Existing rows are indexed and counted here.
+  `
+  CREATE INDEX log_user ON log(user, ts);
+  CREATE INDEX log_status ON log(status, ts);
+  CREATE INDEX log_rule ON log(rule, ts);
+  CREATE INDEX log_denied ON log(ts) WHERE allowed = 0;
+  CREATE INDEX log_duration ON log(duration_ms);
+  CREATE INDEX log_bytes ON log((bytes_up + bytes_down));
+
+  CREATE VIRTUAL TABLE log_fts USING fts5(text, content='', contentless_delete=1);
+  CREATE TRIGGER log_fts_delete AFTER DELETE ON log BEGIN
+    DELETE FROM log_fts WHERE rowid = old.id;
+  END;
+  INSERT INTO log_fts(rowid, text)
+    SELECT id, CASE WHEN instr(url, host) > 0 THEN url ELSE host || ' ' || url END FROM log;
+
+  CREATE TABLE log_agg (
+    res INTEGER NOT NULL,
+    dim INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    denied INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    bytes_up INTEGER NOT NULL,
+    bytes_down INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    PRIMARY KEY (res, dim, bucket, key)
+  ) WITHOUT ROWID;
+  INSERT INTO log_agg (res, dim, bucket, key, requests, denied, errors, bytes_up, bytes_down, duration_ms)
+    SELECT r.res, d.dim, ts - ts % r.res,
+      CASE d.dim WHEN 0 THEN '' WHEN 1 THEN client_addr WHEN 2 THEN user WHEN 3 THEN host ELSE service END,
+      count(*), sum(allowed = 0), sum(error != ''), sum(bytes_up), sum(bytes_down), sum(duration_ms)
+    FROM log,
+      (SELECT 60000 AS res UNION ALL SELECT 3600000) AS r,
+      (SELECT 0 AS dim UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4) AS d
+    WHERE d.dim != 2 OR user != ''
+    GROUP BY 1, 2, 3, 4;
+  `,
 ];
 
 export function migrate(db: Database.Database): number {

@@ -5,6 +5,8 @@ import { Logo } from './Logo.js';
 
 const TABS: Array<{ view: View; label: string }> = [
   { view: 'dashboard', label: 'Dashboard' },
+  { view: 'log', label: 'Log' },
+  { view: 'stats', label: 'Statistics' },
   { view: 'users', label: 'Users' },
   { view: 'rules', label: 'Rules' },
   { view: 'settings', label: 'Settings' },

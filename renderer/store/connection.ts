@@ -55,7 +55,11 @@ export function createConnectionSlice(
         break;
       case 'log':
         get().addLogRows(e.rows);
+        get().viewerRows(e.rows);
         refreshStatusSoon();
+        break;
+      case 'export':
+        get().viewerExport(e.job);
         break;
       case 'settings':
         get().applySettings(e.settings);
@@ -76,6 +80,7 @@ export function createConnectionSlice(
     if (s === 'connected' && was === 'reconnecting' && get().phase === 'ready') {
       void get().refreshStatus();
       void get().catchUpLog();
+      if (get().vLiveMode) void get().reloadLog();
       void get().loadSettings();
       void get().loadUsers();
       void get().loadRules();

@@ -19,6 +19,8 @@ import { createUiSlice } from './ui.js';
 import { createUsersSlice } from './users.js';
 import { createRulesSlice } from './rules.js';
 import { createConnectionsSlice } from './connections.js';
+import { createViewerSlice } from './viewer.js';
+import { createStatsSlice } from './stats.js';
 
 export type { AppState } from './types.js';
 export type AppStore = StoreApi<AppState>;
@@ -49,6 +51,8 @@ export function createAppStore(api: Api, options: Partial<ConnectionOptions> = {
       ...createUsersSlice(deps),
       ...createRulesSlice(deps),
       ...createConnectionsSlice(deps, opts.connectionsPollMs),
+      ...createViewerSlice(deps),
+      ...createStatsSlice(deps),
     };
   });
 }

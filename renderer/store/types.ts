@@ -12,6 +12,8 @@ import type { UiSlice } from './ui.js';
 import type { UsersSlice } from './users.js';
 import type { RulesSlice } from './rules.js';
 import type { ConnectionsSlice } from './connections.js';
+import type { ViewerSlice } from './viewer.js';
+import type { StatsSlice } from './stats.js';
 
 export type AppState = ConnectionSlice &
   StatusSlice &
@@ -20,7 +22,9 @@ export type AppState = ConnectionSlice &
   UiSlice &
   UsersSlice &
   RulesSlice &
-  ConnectionsSlice;
+  ConnectionsSlice &
+  ViewerSlice &
+  StatsSlice;
 
 export type CallFn = <M extends MethodName>(method: M, input: Input<M>) => Promise<Output<M>>;
 

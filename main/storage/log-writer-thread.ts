@@ -1,0 +1,268 @@
+/**
+ * The proxies' side of the log writer: rows queue here and go, a batch at a
+ * time (at most `delayMs` after the first, or at once when `maxBatch` wait),
+ * to the writing thread (log-writer-worker.ts), which inserts them and sends
+ * back their ids; listeners then get the rows with ids, in order, as with
+ * LogWriter. The proxies' thread only copies rows into a message, so logging
+ * at full speed never stalls it.
+ *
+ * close() sends what is queued and waits until the thread has written it and
+ * closed its connection: a clean stop loses nothing. After a kill, at most the
+ * rows not yet written are lost (the last batch or two). Until the thread is
+ * up (a moment after start), and for good if it cannot start or dies, rows are
+ * written by a LogWriter on the caller's connection, so none waits for it.
+ */
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import type { LogRow } from '../contract/index.js';
+import { DB_FILE, type Db } from './db.js';
+import { LogWriter } from './log-writer.js';
+import type { RetentionLimits } from './log-retention.js';
+import type { FromWriter, ToWriter, WriterWorkerData } from './log-writer-worker.js';
+import { spawnWorker } from './spawn-worker.js';
+
+type NewRow = Omit<LogRow, 'id'>;
+
+export interface ThreadedLogWriterOptions {
+  dataDir: string;
+  /** the caller's connection: used to fall back on when the thread fails */
+  db: Db;
+  limits: RetentionLimits;
+  delayMs?: number;
+  maxBatch?: number;
+  pruneEveryMs?: number;
+  onError?: (err: unknown) => void;
+}
+
+export class ThreadedLogWriter {
+  private queue: NewRow[] = [];
+  /** sent to the thread, waiting for their ids, oldest first */
+  private sent: NewRow[] = [];
+  private sentHead = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly listeners = new Set<(rows: LogRow[]) => void>();
+  private worker: Worker | null;
+  /** writes on the caller's connection: while the thread starts, or after it failed */
+  private fallback: LogWriter | null = null;
+  private failed = false;
+  private readonly ready: Promise<void>;
+  private markReady: () => void = () => {};
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private seq = 0;
+  private readonly waiters = new Map<number, () => void>();
+  private readonly delayMs: number;
+  private readonly maxBatch: number;
+  written = 0;
+  pruned = 0;
+
+  constructor(private readonly opts: ThreadedLogWriterOptions) {
+    this.delayMs = opts.delayMs ?? 200;
+    this.maxBatch = opts.maxBatch ?? 1000;
+    const data: WriterWorkerData = { file: join(opts.dataDir, DB_FILE), limits: opts.limits, pruneEveryMs: opts.pruneEveryMs };
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
+    this.fallback = this.direct([]);
+    let worker: Worker;
+    try {
+      worker = spawnWorker('log-writer-worker', data);
+    } catch (err) {
+      this.worker = null;
+      this.fail(err);
+      return;
+    }
+    this.worker = worker;
+    worker.on('message', (m: FromWriter) => this.onMessage(m));
+    worker.on('error', (err) => this.fail(err));
+    worker.on('exit', (code) => {
+      if (this.worker === worker && !this.closing) this.fail(new Error(`the log writing thread stopped (exit code ${code})`));
+    });
+  }
+
+  push(row: NewRow): void {
+    if (this.closed) return;
+    if (this.fallback) return this.fallback.push(row);
+    this.queue.push(row);
+    if (this.queue.length >= this.maxBatch) this.send();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.send(), this.delayMs);
+      this.timer.unref();
+    }
+  }
+
+  onRows(listener: (rows: LogRow[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** rows not yet on disk */
+  get pending(): number {
+    return this.fallback ? this.fallback.pending : this.queue.length + this.sent.length - this.sentHead;
+  }
+
+  setLimits(limits: RetentionLimits): void {
+    this.post({ type: 'limits', limits });
+  }
+
+  /** Resolves once every row pushed so far is on disk. */
+  flush(): Promise<void> {
+    if (this.fallback) {
+      this.fallback.flush();
+      return Promise.resolve();
+    }
+    this.send();
+    const seq = ++this.seq;
+    return new Promise((resolve) => {
+      this.waiters.set(seq, resolve);
+      this.post({ type: 'flush', seq });
+    });
+  }
+
+  /** Prunes to the limits now, as far as they say (tests, "prune now"). */
+  async pruneNow(): Promise<number> {
+    await Promise.race([this.ready, this.closedOrFailed]);
+    if (this.failed || !this.worker) return 0;
+    const seq = ++this.seq;
+    return new Promise((resolve) => {
+      this.waiters.set(seq, () => resolve(this.lastPruned));
+      this.post({ type: 'prune', seq });
+    });
+  }
+  private endWaiting: () => void = () => {};
+  private readonly closedOrFailed = new Promise<void>((resolve) => (this.endWaiting = resolve));
+  private lastPruned = 0;
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      // rows taken while the thread started are written here first
+      if (!this.failed) this.fallback?.flush();
+      const worker = this.worker;
+      if (worker && !this.failed) {
+        this.send();
+        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+        await new Promise<void>((resolve) => {
+          this.closedWaiter = resolve;
+          this.post({ type: 'close' });
+          // a thread that died meanwhile has handed its rows to the fallback
+          void exited.then(resolve);
+        });
+        await exited;
+      }
+      this.closed = true;
+      this.fallback?.close();
+      this.endWaiting();
+    })();
+    return this.closing;
+  }
+  private closedWaiter: (() => void) | null = null;
+
+  private post(m: ToWriter): void {
+    this.worker?.postMessage(m);
+  }
+
+  private send(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.queue.length === 0) return;
+    if (this.fallback) {
+      for (const r of this.queue) this.fallback.push(r);
+      this.queue = [];
+      return;
+    }
+    const rows = this.queue;
+    this.queue = [];
+    for (const r of rows) this.sent.push(r);
+    this.post({ type: 'rows', rows });
+  }
+
+  private onMessage(m: FromWriter): void {
+    switch (m.type) {
+      case 'written': {
+        const out: LogRow[] = new Array(m.ids.length);
+        for (let i = 0; i < m.ids.length; i++) out[i] = { ...this.sent[this.sentHead + i]!, id: m.ids[i]! };
+        this.sentHead += m.ids.length;
+        if (this.sentHead > 4096 && this.sentHead * 2 > this.sent.length) {
+          this.sent = this.sent.slice(this.sentHead);
+          this.sentHead = 0;
+        }
+        this.written += out.length;
+        this.emit(out);
+        break;
+      }
+      case 'flushed':
+        this.waiters.get(m.seq)?.();
+        this.waiters.delete(m.seq);
+        break;
+      case 'pruned':
+        this.pruned += m.deleted;
+        if (m.seq !== undefined) {
+          this.lastPruned = m.deleted;
+          this.waiters.get(m.seq)?.();
+          this.waiters.delete(m.seq);
+        }
+        break;
+      case 'error':
+        this.opts.onError?.(new Error(m.message));
+        break;
+      case 'closed':
+        this.closedWaiter?.();
+        break;
+      case 'ready':
+        if (this.failed || this.closing) break;
+        {
+          // from now on the thread writes: what was taken meanwhile goes to disk here first, in order
+          const boot = this.fallback;
+          this.fallback = null;
+          boot?.close();
+          // the thread checkpoints the WAL (waiting for the disk there); this connection no longer does
+          this.opts.db.pragma('wal_autocheckpoint = 0');
+          this.markReady();
+        }
+        break;
+    }
+  }
+
+  private emit(rows: LogRow[]): void {
+    for (const l of this.listeners) {
+      try {
+        l(rows);
+      } catch (err) {
+        // a broken listener must not stop the others, nor the writer
+        this.opts.onError?.(err);
+      }
+    }
+  }
+
+  /** The thread failed: write on the caller's connection from now on, unwritten rows first. */
+  private fail(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.opts.onError?.(err);
+    const w = this.worker;
+    this.worker = null;
+    void w?.terminate();
+    if (!this.closed) this.opts.db.pragma('wal_autocheckpoint = 1000');
+    const unwritten = this.sent.slice(this.sentHead).concat(this.queue);
+    this.sent = [];
+    this.sentHead = 0;
+    this.queue = [];
+    if (this.fallback) for (const r of unwritten) this.fallback.push(r);
+    else this.fallback = this.direct(unwritten);
+    for (const [, resolve] of this.waiters) resolve();
+    this.waiters.clear();
+    this.closedWaiter?.();
+    this.endWaiting();
+  }
+
+  /** A LogWriter on the caller's connection that tells our listeners, with `rows` queued first. */
+  private direct(rows: NewRow[]): LogWriter {
+    const w = new LogWriter(this.opts.db, { delayMs: this.delayMs, onError: this.opts.onError });
+    w.onRows((written) => {
+      this.written += written.length;
+      this.emit(written);
+    });
+    for (const r of rows) w.push(r);
+    return w;
+  }
+}
