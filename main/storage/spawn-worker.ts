@@ -11,7 +11,9 @@ export type WorkerName = 'log-writer-worker' | 'log-reader-worker';
 
 export function spawnWorker(name: WorkerName, workerData: unknown): Worker {
   const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(`./${name}${fromSource ? '.ts' : '.js'}`, import.meta.url);
+  let url = new URL(`./${name}${fromSource ? '.ts' : '.js'}`, import.meta.url);
+  // packaged: the worker bundles are unpacked beside the archive (electron-builder.yml asarUnpack)
+  if (url.pathname.includes('/app.asar/')) url = new URL(url.href.replace('/app.asar/', '/app.asar.unpacked/'));
   if (!fromSource) return new Worker(url, { workerData });
   const tsx = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`;
