@@ -57,7 +57,9 @@ export async function startGateway(opts: GatewayOptions | number = {}): Promise<
       '127.0.0.1',
       '--http-port',
       '0',
-      ...(o.socks ? ['--socks-port', '0'] : []),
+      // a free port in every case: 1080 may be taken on the machine running the tests
+      '--socks-port',
+      '0',
       '--admin-port',
       '0',
       '--sharing',
