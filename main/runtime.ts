@@ -32,7 +32,7 @@ import { GatewayPolicy } from './policy/policy.js';
 import { Limiter } from './policy/limits.js';
 import { RulesRepo } from './storage/rules-repo.js';
 import { createRecorder } from './recorder.js';
-import { dataVersion, openDb } from './storage/db.js';
+import { configVersions, dataVersion, openDb } from './storage/db.js';
 import { recentLog } from './storage/log-writer.js';
 import { createLogHandlers } from './control/log-handlers.js';
 import { SettingsRepo, getMeta, setMeta } from './storage/settings-repo.js';
@@ -294,30 +294,28 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
 
   // settings, users and rules written by another process (the CLI) reach us within watchMs
   let seenVersion = dataVersion(db);
-  let seenUsers = JSON.stringify([users.list(), users.listGroups()]);
-  let seenRules = JSON.stringify(rulesRepo.list());
+  let seen = configVersions(db);
   const watch = setInterval(() => {
     try {
+      // data_version moves with every commit of another connection, the log's writing thread
+      // included; the per-kind versions tell whether settings, users or rules are what changed
       const v = dataVersion(db);
       if (v === seenVersion) return;
       seenVersion = v;
-      // users and rules may have changed too (gatehouse users/rules …): reload them, it is cheap
-      auth.reload();
-      const rulesNow = rulesRepo.list();
-      policy.setRules(rulesNow);
-      const usersText = JSON.stringify([users.list(), users.listGroups()]);
-      if (usersText !== seenUsers) {
-        seenUsers = usersText;
+      const now = configVersions(db);
+      const changed = { settings: now.settings !== seen.settings, users: now.users !== seen.users, rules: now.rules !== seen.rules };
+      seen = now;
+      if (changed.users) {
+        auth.reload();
         control.emit({ type: 'users' });
       }
-      const rulesText = JSON.stringify(rulesNow);
-      if (rulesText !== seenRules) {
-        seenRules = rulesText;
-        control.emit({ type: 'rules' });
-      }
-      const loaded = effective(repo.load());
-      if (JSON.stringify(loaded) !== JSON.stringify(settings)) {
-        applySettings(loaded).catch((err) => logger.error('could not apply changed settings', { err: String(err.message ?? err) }));
+      if (changed.users || changed.rules) policy.setRules(rulesRepo.list());
+      if (changed.rules) control.emit({ type: 'rules' });
+      if (changed.settings) {
+        const loaded = effective(repo.load());
+        if (JSON.stringify(loaded) !== JSON.stringify(settings)) {
+          applySettings(loaded).catch((err) => logger.error('could not apply changed settings', { err: String(err.message ?? err) }));
+        }
       }
     } catch (err) {
       logger.error('settings watch failed', { err: String(err) });

@@ -34,3 +34,16 @@ export function openDb(dataDir: string, opts: { readonly?: boolean } = {}): Db {
 export function dataVersion(db: Db): number {
   return db.pragma('data_version', { simple: true }) as number;
 }
+
+export interface ConfigVersions {
+  settings: number;
+  users: number;
+  rules: number;
+}
+
+/** The versions of settings, users and rules (bumped by triggers, migration 6). */
+export function configVersions(db: Db): ConfigVersions {
+  const out: ConfigVersions = { settings: 0, users: 0, rules: 0 };
+  for (const r of db.prepare<[], { part: keyof ConfigVersions; v: number }>('SELECT part, v FROM config_version').all()) out[r.part] = r.v;
+  return out;
+}

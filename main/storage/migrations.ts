@@ -123,6 +123,28 @@ export const MIGRATIONS: readonly string[] = [
     WHERE d.dim != 2 OR user != ''
     GROUP BY 1, 2, 3, 4;
   `,
+  // 6: a version per kind of configuration, bumped by triggers, so a running gateway
+  // can tell a CLI edit of settings, users or rules from the log's own writes
+  // (which change PRAGMA data_version several times a second under traffic)
+  `
+  CREATE TABLE config_version (part TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO config_version(part, v) VALUES ('settings', 0), ('users', 0), ('rules', 0);
+  CREATE TRIGGER settings_insert_version AFTER INSERT ON settings BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'settings'; END;
+  CREATE TRIGGER settings_update_version AFTER UPDATE ON settings BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'settings'; END;
+  CREATE TRIGGER settings_delete_version AFTER DELETE ON settings BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'settings'; END;
+  CREATE TRIGGER users_insert_version AFTER INSERT ON users BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'users'; END;
+  CREATE TRIGGER users_update_version AFTER UPDATE ON users BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'users'; END;
+  CREATE TRIGGER users_delete_version AFTER DELETE ON users BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'users'; END;
+  CREATE TRIGGER groups_insert_version AFTER INSERT ON groups BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'users'; END;
+  CREATE TRIGGER groups_update_version AFTER UPDATE ON groups BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'users'; END;
+  CREATE TRIGGER groups_delete_version AFTER DELETE ON groups BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'users'; END;
+  CREATE TRIGGER group_members_insert_version AFTER INSERT ON group_members BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'users'; END;
+  CREATE TRIGGER group_members_update_version AFTER UPDATE ON group_members BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'users'; END;
+  CREATE TRIGGER group_members_delete_version AFTER DELETE ON group_members BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'users'; END;
+  CREATE TRIGGER rules_insert_version AFTER INSERT ON rules BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'rules'; END;
+  CREATE TRIGGER rules_update_version AFTER UPDATE ON rules BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'rules'; END;
+  CREATE TRIGGER rules_delete_version AFTER DELETE ON rules BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'rules'; END;
+  `,
 ];
 
 export function migrate(db: Database.Database): number {

@@ -436,7 +436,6 @@ class Session {
       control: socket,
       clientAddr: this.clientAddr,
       clientPort: dst.port,
-      clientHostHint: dst.host,
       user: this.user,
       groups: this.groups,
       policy: this.engine.opts.policy,

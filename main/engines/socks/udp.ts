@@ -37,7 +37,6 @@ export interface UdpAssociationOptions {
   clientAddr: string;
   /** DST.PORT of the request: the client's UDP port if it knows it, else 0 */
   clientPort: number;
-  clientHostHint: string;
   user: string;
   groups: string[];
   policy: Policy;
