@@ -54,6 +54,8 @@ export function socksLimits(s: Settings): SocksLimits {
 interface Engine {
   createServer(): net.Server;
   setLimits(s: Settings): void;
+  /** at a stop: close idle connections now, busy ones when their current work is done */
+  closeIdle?(): void;
   destroyAll(): void;
 }
 
@@ -161,14 +163,13 @@ class Service {
           new Promise<void>((resolve) => {
             const h = server as http.Server;
             const timer = setTimeout(() => {
-              h.closeAllConnections?.();
               engine?.destroyAll();
             }, graceMs);
             server.close(() => {
               clearTimeout(timer);
               resolve();
             });
-            h.closeIdleConnections?.();
+            engine?.closeIdle?.();
           }),
       ),
     );
@@ -189,10 +190,10 @@ export class Gateway {
         label: 'HTTP/HTTPS proxy',
         port: (s) => s['http.port'],
         portKey: 'http.port',
-        listenKey: (s) => JSON.stringify([s.listen, s['http.port'], s['http.maxHeaderSize'], s['http.headerTimeout'] < 2]),
+        listenKey: (s) => JSON.stringify([s.listen, s['http.port']]),
         create: (s, own) => {
           const p = createHttpProxy({ policy: deps.policy, recorder: deps.recorder, auth: deps.auth, limiter: deps.limiter, limits: httpLimits(s), ownPorts: own });
-          return { createServer: () => p.createServer(), setLimits: (x) => p.setLimits(httpLimits(x)), destroyAll: () => p.destroyAll() };
+          return { createServer: () => p.createServer(), setLimits: (x) => p.setLimits(httpLimits(x)), closeIdle: () => p.closeIdle(), destroyAll: () => p.destroyAll() };
         },
       },
       {

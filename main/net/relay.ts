@@ -22,12 +22,13 @@ const shared = () => SHARED;
 const spare: Buffer[] = [];
 const SPARE_MAX = 64;
 
-function copyOut(buf: Buffer, n: number): Buffer {
+/** A copy of the first n bytes of a read, in a pooled 256 KiB buffer; hand it back with giveBack once written. */
+export function copyOut(buf: Buffer, n: number): Buffer {
   const b = spare.pop() ?? Buffer.allocUnsafeSlow(READ_SIZE);
   buf.copy(b, 0, 0, n);
   return b;
 }
-function giveBack(b: Buffer): void {
+export function giveBack(b: Buffer): void {
   if (spare.length < SPARE_MAX) spare.push(b);
 }
 const kRelay = Symbol('gatehouse.relay');
@@ -52,6 +53,11 @@ export function fastReader(): FastReader {
 }
 
 const ONREAD = { buffer: shared, callback: onFastReadShim };
+
+/** An `onread` option that reads into the shared buffer and calls `callback(n, buf)`; copy what you keep. */
+export function sharedOnread(callback: (this: net.Socket, n: number, buf: Buffer) => boolean): FastReader['onread'] {
+  return { buffer: shared, callback };
+}
 function onFastReadShim(this: net.Socket, n: number, buf: Buffer): boolean {
   return onFastRead.call(this as RelaySocket, n, buf);
 }

@@ -1,24 +1,44 @@
 /**
- * The HTTP/HTTPS forward proxy (RFC 9110, RFC 9112) on node's http.Server:
- * absolute-form requests of every method with bodies streamed both ways,
- * pooled keep-alive connections to origins, hop-by-hop headers removed, Via
- * added, 1xx relayed, Upgrade (WebSocket) relayed, and CONNECT tunnels.
+ * The HTTP/HTTPS forward proxy (RFC 9110, RFC 9112) on raw sockets: absolute-
+ * form requests of every method with bodies streamed both ways, pooled keep-
+ * alive connections to origins, hop-by-hop headers removed, Via added, 1xx
+ * relayed, Upgrade (WebSocket) relayed, and CONNECT tunnels.
+ *
+ * Messages are framed by the sans-IO codec (codec.ts); this file moves bytes.
+ * One `ClientConn` per client connection reads request heads one at a time;
+ * each request is an `Exchange` that borrows an `OriginConn` from the pool,
+ * sends the head and streams the body, then relays the response back, and
+ * returns the origin connection to the pool when both messages are complete.
+ * Node's http module is not used: its server and client cost more per request
+ * than the whole forwarding here (see the benchmark figures in the README).
+ *
  * It holds no policy: every request is described to `policy.decide` first.
  * Each request or tunnel is one record, completed once when it ends.
  */
-import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import type { Duplex } from 'node:stream';
 import type { Policy } from '../../policy/policy.js';
 import { parseBasic, type Authenticator, type AuthUser } from '../../policy/auth.js';
 import { ThrottleStream, type Lease, type Limiter } from '../../policy/limits.js';
 import type { ConnRecord, Recorder } from '../../recorder.js';
 import { hostPort, isLoopbackOrOwn, normalizeAddr, ownAddresses, parseAuthority } from '../../net/addresses.js';
 import { dial } from '../../net/dialer.js';
-import { fastReader, relay } from '../../net/relay.js';
+import { copyOut, fastReader, giveBack, relay, sharedOnread } from '../../net/relay.js';
 import { HttpFail, errorPage, failFromErrno, proxyStatusHeader, statusText } from './errors.js';
+import {
+  BodyFramer,
+  field,
+  hasToken,
+  parseRequestHead,
+  parseResponseHead,
+  requestFraming,
+  responseFraming,
+  type Framing,
+  type HeadLimits,
+  type RequestHead,
+  type ResponseHead,
+} from './codec.js';
 
 export interface HttpProxyLimits {
   headerTimeoutMs: number;
@@ -41,35 +61,196 @@ export interface HttpProxyOptions {
   ownPorts?: () => number[];
 }
 
-/** RFC 9110 §7.6.1: hop-by-hop fields, never forwarded (plus the legacy Proxy-Connection / Keep-Alive). */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
-
-/** Methods for which node would frame an unknown-length body as chunked. */
-const NO_BODY_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
-
 export interface HttpProxy {
-  /** attach to a server (several servers may share one proxy, one per listen address) */
-  attach(server: http.Server): void;
-  createServer(): http.Server;
+  createServer(): net.Server;
   setLimits(limits: HttpProxyLimits): void;
-  /** close pooled origin connections and every open tunnel */
+  /** for a stop: close idle client connections now, the others once their current response is done */
+  closeIdle(): void;
+  /** close every client connection, pooled origin connection and open tunnel */
   destroyAll(): void;
+}
+
+/** RFC 9110 §7.6.1: hop-by-hop fields, never forwarded (plus the legacy Proxy-Connection / Keep-Alive). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+/** Methods whose requests carry no body unless framed; others get Content-Length: 0 when they have none. */
+const NO_BODY_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
+/** RFC 9110 §9.2.2: requests that may be sent again when a pooled connection turns out to be closed */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+const MAX_FIELDS = 500;
+const RESPONSE_HEAD_MAX = 64 * 1024;
+/** bytes of request body held while the origin connection is being set up */
+const UP_QUEUE_MAX = 256 * 1024;
+/** pooled origin connections per origin, and how long one may sit idle */
+const POOL_PER_ORIGIN = 256;
+const POOL_IDLE_MS = 15_000;
+
+interface Target {
+  scheme: 'http' | 'https';
+  host: string;
+  port: number;
+  /** host[:port] as the Host field carries it */
+  authority: string;
+  /** origin-form: path and query */
+  path: string;
+  url: string;
+}
+
+/** Parses an absolute-form request-target (RFC 9112 §3.2.2); HttpFail for anything we will not forward. */
+export function parseTarget(raw: string, maxUrlLength: number): Target | HttpFail {
+  if (raw.length > maxUrlLength) {
+    return new HttpFail(414, 'Address too long', `The requested URL is ${raw.length} characters; the limit is ${maxUrlLength}.`, 'http_request_error');
+  }
+  if (raw.startsWith('/') || raw === '*') {
+    return new HttpFail(
+      400,
+      'This is a proxy server',
+      'Gatehouse received a request for itself. Configure this address and port as the HTTP proxy in your browser or system settings, then open web sites as usual.',
+      'http_request_error',
+    );
+  }
+  const bad = (why: string) => new HttpFail(400, 'Malformed request', `"${raw.slice(0, 200)}" ${why}.`, 'http_request_error');
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^#]*)/.exec(raw);
+  if (!m) return bad('is not a valid absolute URL');
+  const scheme = m[1]!.toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https') {
+    return new HttpFail(400, 'Unsupported scheme', `The scheme "${scheme}" cannot be proxied; use http or https.`, 'http_request_error');
+  }
+  // RFC 9110 §4.2.4: userinfo is not to be sent; drop it
+  let auth = m[2]!;
+  const at = auth.lastIndexOf('@');
+  if (at >= 0) auth = auth.slice(at + 1);
+  let host: string;
+  let portText = '';
+  if (auth.startsWith('[')) {
+    const close = auth.indexOf(']');
+    if (close < 0) return bad('has an unclosed IPv6 address');
+    host = auth.slice(1, close).toLowerCase();
+    if (!net.isIPv6(host)) return bad('has an invalid IPv6 address');
+    const rest = auth.slice(close + 1);
+    if (rest && !rest.startsWith(':')) return bad('has an invalid authority');
+    portText = rest.slice(1);
+  } else {
+    const colon = auth.lastIndexOf(':');
+    host = (colon >= 0 ? auth.slice(0, colon) : auth).toLowerCase();
+    portText = colon >= 0 ? auth.slice(colon + 1) : '';
+    if (!/^[a-z0-9._~!$&'()*+,;=%-]*$/.test(host)) return bad('has an invalid host name');
+  }
+  if (!host) return new HttpFail(400, 'Malformed request', 'The URL has no host.', 'http_request_error');
+  const defaultPort = scheme === 'https' ? 443 : 80;
+  let port = defaultPort;
+  if (portText) {
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) return bad('has an invalid port');
+    port = Number(portText);
+  }
+  const h = host.includes(':') ? `[${host}]` : host;
+  const authority = port === defaultPort ? h : `${h}:${port}`;
+  let path = m[3]!;
+  if (!path.startsWith('/')) path = `/${path}`;
+  return { scheme, host, port, authority, path, url: `${scheme}://${authority}${path}` };
+}
+
+function clientOf(socket: net.Socket): { clientAddr: string; clientPort: number } {
+  return { clientAddr: normalizeAddr(socket.remoteAddress), clientPort: socket.remotePort ?? 0 };
+}
+
+/** A connection to an origin, pooled between exchanges. */
+class OriginConn {
+  ex: Exchange | null = null;
+  buf: Buffer | null = null;
+  idleSince = 0;
+  /** it served an exchange before this one (so a quiet close may just be the keep-alive ending) */
+  reused = false;
+  connected = false;
+  error: NodeJS.ErrnoException | null = null;
+  constructor(
+    readonly socket: net.Socket,
+    readonly key: string,
+  ) {}
+}
+
+/** One client connection: reads request heads one at a time. */
+class ClientConn {
+  buf: Buffer | null = null;
+  ex: Exchange | null = null;
+  /** when the current wait (for a head, or idle between requests) runs out */
+  deadline: number;
+  /** close once the current response is done */
+  closing = false;
+  /** handed over to a tunnel: no longer ours to read */
+  detached = false;
+  readonly clientAddr: string;
+  readonly clientPort: number;
+  constructor(
+    readonly socket: net.Socket,
+    headerTimeoutMs: number,
+  ) {
+    const c = clientOf(socket);
+    this.clientAddr = c.clientAddr;
+    this.clientPort = c.clientPort;
+    this.deadline = Date.now() + headerTimeoutMs;
+  }
+}
+
+/** One request and its response. */
+class Exchange {
+  origin: OriginConn | null = null;
+  /** request body bytes waiting for the origin connection */
+  upQueue: Buffer[] | null = null;
+  upQueued = 0;
+  reqDone: boolean;
+  resFramer: BodyFramer | null = null;
+  resHeadSent = false;
+  /** the response is complete (or failed) and the record completed */
+  finished = false;
+  /** the client connection ends after this response */
+  closeAfter: boolean;
+  originReusable = false;
+  bytesUp: number;
+  bytesDown = 0;
+  /** when the request went out (for the response timeout), 0 before */
+  sentAt = 0;
+  last = 0;
+  retried = false;
+  lease: Lease | null = null;
+  downTh: ThrottleStream | null = null;
+  upTh: ThrottleStream | null = null;
+  head = '';
+  target: Target | null = null;
+  upgrade = false;
+  /** chunked response decoded for an HTTP/1.0 client */
+  decode = false;
+  constructor(
+    readonly client: ClientConn,
+    readonly req: RequestHead,
+    readonly rec: ConnRecord,
+    readonly reqFramer: BodyFramer,
+  ) {
+    this.reqDone = reqFramer.done;
+    this.bytesUp = req.size;
+    const conn = field(req.raw, 'connection') ?? field(req.raw, 'proxy-connection');
+    // RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive"
+    this.closeAfter = req.minor === 1 ? hasToken(conn, 'close') : !hasToken(conn, 'keep-alive');
+  }
 }
 
 export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
   let limits = opts.limits;
+  let headLimits: HeadLimits = { maxHeaderSize: limits.maxHeaderSize, maxUrlLength: limits.maxUrlLength, maxFields: MAX_FIELDS };
   const { policy, recorder, auth } = opts;
-  const CHALLENGE = { 'Proxy-Authenticate': 'Basic realm="Gatehouse", charset="UTF-8"' };
+  const CHALLENGE = 'Basic realm="Gatehouse", charset="UTF-8"';
+  // RFC 9110 §7.6.3: a pseudonym in Via; the random part lets us spot our own requests coming back
+  const viaName = `gatehouse-${randomBytes(3).toString('hex')}`;
+  const via = `1.1 ${viaName}`;
+  const own = ownAddresses();
+  const clients = new Set<ClientConn>();
+  const pool = new Map<string, OriginConn[]>();
+  /** open tunnels and upgrades: each entry closes both of its sockets */
+  const tunnels = new Set<() => void>();
+  let sweeper: NodeJS.Timeout | null = null;
+
+  // ---------------------------------------------------------------- who and whether
 
   /**
    * Who is asking (RFC 9110 §11.7.1 Proxy-Authorization, RFC 7617 Basic). Calls `go` with the
@@ -95,152 +276,9 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       (err) => go(new HttpFail(500, 'Sign-in check failed', String((err as Error).message), 'proxy_internal_error')),
     );
   }
-  // RFC 9110 §7.6.3: a pseudonym in Via; the random part lets us spot our own requests coming back
-  const viaName = `gatehouse-${randomBytes(3).toString('hex')}`;
-  const via = `1.1 ${viaName}`;
-  const own = ownAddresses();
-  /** open tunnels and upgrades: each entry closes both of its sockets */
-  const tunnels = new Set<() => void>();
-  const agentOpts = { keepAlive: true, keepAliveMsecs: 1000, noDelay: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' as const };
-  const httpAgent = new http.Agent(agentOpts);
-  const httpsAgent = new https.Agent(agentOpts);
 
-  function isSelf(host: string, port: number): boolean {
-    const ports = opts.ownPorts?.() ?? [];
-    return ports.includes(port) && isLoopbackOrOwn(host, own);
-  }
-
-  function loopedVia(headers: http.IncomingHttpHeaders): boolean {
-    const v = headers.via;
-    return typeof v === 'string' && v.includes(viaName);
-  }
-
-  /** Copies raw headers minus hop-by-hop ones and those the Connection field names. */
-  function forwardHeaders(raw: string[], keepUpgrade = false): string[] {
-    let named: Set<string> | null = null;
-    for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
-        for (const t of raw[i + 1]!.split(',')) {
-          const token = t.trim().toLowerCase();
-          if (token !== 'keep-alive' && token !== 'close') (named ??= new Set()).add(token);
-        }
-      }
-    }
-    const out: string[] = [];
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      const lower = name.toLowerCase();
-      if (keepUpgrade && (lower === 'upgrade' || lower === 'connection')) continue; // re-added below
-      if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
-      out.push(name, raw[i + 1]!);
-    }
-    return out;
-  }
-
-  function addVia(headers: string[], existing: string | string[] | undefined): void {
-    const prior = Array.isArray(existing) ? existing.join(', ') : existing;
-    for (let i = 0; i < headers.length; i += 2) {
-      if (headers[i]!.toLowerCase() === 'via') {
-        headers.splice(i, 2);
-        i -= 2;
-      }
-    }
-    headers.push('Via', prior ? `${prior}, ${via}` : via);
-  }
-
-  function clientOf(socket: net.Socket): { clientAddr: string; clientPort: number } {
-    return { clientAddr: normalizeAddr(socket.remoteAddress), clientPort: socket.remotePort ?? 0 };
-  }
-
-  function headBytes(req: http.IncomingMessage): number {
-    let n = (req.method?.length ?? 0) + (req.url?.length ?? 0) + 12;
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i++) n += raw[i]!.length + 2;
-    return n;
-  }
-
-  /** One failure path for requests: reply with the page (if still possible) and note it on the record. */
-  function httpFail(res: http.ServerResponse, rec: ConnRecord, f: HttpFail, extra: Record<string, string> = {}): void {
-    rec.set({ status: f.status, error: rec.fields.error || f.detail });
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    const body = errorPage(f);
-    res.writeHead(f.status, statusText(f.status), {
-      'Content-Type': 'text/html; charset=utf-8',
-      'Content-Length': Buffer.byteLength(body),
-      'Cache-Control': 'no-store',
-      'Proxy-Status': proxyStatusHeader(f),
-      Via: via,
-      ...extra,
-    });
-    res.end(body);
-  }
-
-  /** The same for raw sockets (CONNECT, Upgrade, parse errors): write a whole response, then close. */
-  function socketFail(socket: Duplex, f: HttpFail, rec?: ConnRecord): void {
-    rec?.set({ status: f.status, error: rec.fields.error || f.detail });
-    const body = errorPage(f);
-    if (socket.writable) {
-      socket.end(
-        `HTTP/1.1 ${f.status} ${statusText(f.status)}\r\nContent-Type: text/html; charset=utf-8\r\n` +
-          (f.status === 407 ? `Proxy-Authenticate: ${CHALLENGE['Proxy-Authenticate']}\r\n` : '') +
-          `Content-Length: ${Buffer.byteLength(body)}\r\nProxy-Status: ${proxyStatusHeader(f)}\r\n` +
-          `Via: ${via}\r\nConnection: close\r\n\r\n${body}`,
-      );
-    }
-    // give the reply a moment to leave, then make sure the socket is gone
-    setTimeout(() => socket.destroy(), 2000).unref();
-  }
-
-  interface Target {
-    url: URL;
-    host: string;
-    port: number;
-    secure: boolean;
-  }
-
-  /** Validates the request target; returns an HttpFail for anything we will not forward. */
-  function parseTarget(req: http.IncomingMessage): Target | HttpFail {
-    const raw = req.url ?? '';
-    if (raw.length > limits.maxUrlLength) {
-      return new HttpFail(414, 'Address too long', `The requested URL is ${raw.length} characters; the limit is ${limits.maxUrlLength}.`, 'http_request_error');
-    }
-    if (raw.startsWith('/') || raw === '*') {
-      return new HttpFail(
-        400,
-        'This is a proxy server',
-        'Gatehouse received a request for itself. Configure this address and port as the HTTP proxy in your browser or system settings, then open web sites as usual.',
-        'http_request_error',
-      );
-    }
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      return new HttpFail(400, 'Malformed request', `"${raw.slice(0, 200)}" is not a valid absolute URL.`, 'http_request_error');
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      return new HttpFail(400, 'Unsupported scheme', `The scheme "${url.protocol.slice(0, -1)}" cannot be proxied; use http or https.`, 'http_request_error');
-    }
-    const secure = url.protocol === 'https:';
-    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    if (!host) return new HttpFail(400, 'Malformed request', 'The URL has no host.', 'http_request_error');
-    const port = url.port ? Number(url.port) : secure ? 443 : 80;
-    return { url, host, port, secure };
-  }
-
-  function describeAndDecide(
-    rec: ConnRecord,
-    service: string,
-    clientAddr: string,
-    host: string,
-    port: number,
-    method: string,
-    user?: AuthUser,
-  ): HttpFail | { lease: Lease | null } {
-    const d = policy.decide({ service, clientAddr, user: user?.name, groups: user?.groups, host, port, method });
+  function decide(rec: ConnRecord, clientAddr: string, host: string, port: number, method: string, user?: AuthUser): HttpFail | { lease: Lease | null } {
+    const d = policy.decide({ service: 'http', clientAddr, user: user?.name, groups: user?.groups, host, port, method });
     rec.set({ rule: d.rule, allowed: d.allow, ...(d.allow ? {} : { error: d.reason }) });
     if (!d.allow) return new HttpFail(403, 'Access refused', `Gatehouse refused this request: ${d.reason}.`, 'destination_ip_prohibited');
     if (!d.limits) return { lease: null };
@@ -253,274 +291,626 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     return { lease };
   }
 
-  function onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const socket = req.socket;
-    const client = clientOf(socket);
-    const method = req.method ?? 'GET';
-    const rec = recorder.open({ service: 'http', ...client, method, url: req.url ?? '' });
-    let bytesUp = headBytes(req);
-    const downStart = socket.bytesWritten;
-    res.on('close', () => {
-      const unfinished = !res.writableFinished && !rec.fields.error;
-      rec.complete({
-        bytesUp,
-        bytesDown: socket.bytesWritten - downStart,
-        ...(unfinished ? { error: res.headersSent ? 'connection closed during the response' : 'client closed before the response' } : {}),
-      });
-    });
+  function isSelf(host: string, port: number): boolean {
+    const ports = opts.ownPorts?.() ?? [];
+    return ports.includes(port) && isLoopbackOrOwn(host, own);
+  }
 
-    const t = parseTarget(req);
-    if (t instanceof HttpFail) return httpFail(res, rec, t);
-    rec.set({ host: t.host, port: t.port, url: t.url.href });
-    rec.onKill(res);
-    identify(req.headers['proxy-authorization'], client.clientAddr, rec, (who) => {
-      if (who instanceof HttpFail) return httpFail(res, rec, who, who.status === 407 ? CHALLENGE : {});
-      if (who) rec.set({ user: who.name });
-      const d = describeAndDecide(rec, 'http', client.clientAddr, t.host, t.port, method, who);
-      if (d instanceof HttpFail) return httpFail(res, rec, d);
-      if (d.lease) res.once('close', d.lease.release);
-      if (isSelf(t.host, t.port) || loopedVia(req.headers)) {
-        return httpFail(res, rec, new HttpFail(508, 'Request loop', `The request for ${t.url.host} would reach Gatehouse itself.`, 'proxy_loop_detected'));
+  function looped(raw: string[]): boolean {
+    const v = field(raw, 'via');
+    return v !== undefined && v.includes(viaName);
+  }
+
+  /** Copies fields minus hop-by-hop ones and those the Connection field names (RFC 9110 §7.6.1). */
+  function forwardFields(raw: string[], skip?: (lower: string) => boolean): string {
+    let named: Set<string> | null = null;
+    const conn = field(raw, 'connection');
+    if (conn) {
+      for (const t of conn.split(',')) {
+        const token = t.trim().toLowerCase();
+        if (token && token !== 'keep-alive' && token !== 'close') (named ??= new Set()).add(token);
       }
-      forward(req, res, rec, t, (n) => (bytesUp += n), d.lease);
+    }
+    let out = '';
+    let prior = '';
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      const lower = name.toLowerCase();
+      if (lower === 'via') {
+        prior = prior ? `${prior}, ${raw[i + 1]}` : raw[i + 1]!;
+        continue;
+      }
+      if (HOP_BY_HOP.has(lower) || named?.has(lower) || skip?.(lower)) continue;
+      out += `${name}: ${raw[i + 1]}\r\n`;
+    }
+    return `${out}Via: ${prior ? `${prior}, ${via}` : via}\r\n`;
+  }
+
+  // ---------------------------------------------------------------- failing
+
+  function failResponse(f: HttpFail, close: boolean): string {
+    const body = errorPage(f);
+    return (
+      `HTTP/1.1 ${f.status} ${statusText(f.status)}\r\nContent-Type: text/html; charset=utf-8\r\n` +
+      (f.status === 407 ? `Proxy-Authenticate: ${CHALLENGE}\r\n` : '') +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nProxy-Status: ${proxyStatusHeader(f)}\r\n` +
+      `Via: ${via}\r\n${close ? 'Connection: close\r\n' : ''}\r\n${body}`
+    );
+  }
+
+  /** A whole error response on a socket we are about to give up (CONNECT, Upgrade, parse errors), then close. */
+  function socketFail(socket: net.Socket, f: HttpFail, rec?: ConnRecord): void {
+    rec?.set({ status: f.status, error: rec.fields.error || f.detail });
+    if (socket.writable) socket.end(failResponse(f, true));
+    // give the reply a moment to leave, then make sure the socket is gone
+    setTimeout(() => socket.destroy(), 2000).unref();
+  }
+
+  /** One failure path for exchanges: answer with the page if nothing was sent yet, else cut the connection. */
+  function httpFail(ex: Exchange, f: HttpFail): void {
+    if (ex.finished) return;
+    ex.rec.set({ status: f.status, error: ex.rec.fields.error || f.detail });
+    dropOrigin(ex);
+    if (ex.resHeadSent || ex.client.socket.destroyed) {
+      ex.client.socket.destroy();
+      return;
+    }
+    // the rest of an unread request body would be taken for the next request
+    if (!ex.reqDone) ex.closeAfter = true;
+    const page = failResponse(f, ex.closeAfter || ex.client.closing);
+    ex.resHeadSent = true;
+    ex.bytesDown += Buffer.byteLength(page);
+    ex.client.socket.write(page);
+    finish(ex);
+  }
+
+  // ---------------------------------------------------------------- client side
+
+  function onClientConnection(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    const c = new ClientConn(socket, limits.headerTimeoutMs);
+    clients.add(c);
+    ensureSweeper();
+    socket.on('data', (chunk: Buffer) => onClientData(c, chunk));
+    socket.on('drain', () => {
+      const o = c.ex?.origin;
+      if (o && !c.ex!.downTh) o.socket.resume();
+      c.ex?.downTh?.resume();
+    });
+    socket.on('end', () => {
+      // half-close from the client: answer what was asked, then close
+      c.closing = true;
+      if (!c.ex && !c.detached) socket.end();
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      clients.delete(c);
+      const ex = c.ex;
+      if (ex && !ex.finished && !c.detached) {
+        ex.rec.set({ error: ex.rec.fields.error || (ex.resHeadSent ? 'connection closed during the response' : 'client closed before the response') });
+        dropOrigin(ex);
+        finish(ex);
+      }
     });
   }
 
-  function forward(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    rec: ConnRecord,
-    t: Target,
-    countUp: (n: number) => void,
-    lease: Lease | null,
-  ): void {
-    const method = req.method ?? 'GET';
-    const headers = forwardHeaders(req.rawHeaders);
-    // RFC 9112 §3.2.2: a proxy replaces Host with the authority of the target URI
-    for (let i = 0; i < headers.length; i += 2) {
-      if (headers[i]!.toLowerCase() === 'host') {
-        headers.splice(i, 2);
-        i -= 2;
+  function onClientData(c: ClientConn, chunk: Buffer): void {
+    // closing after an answer: what the client still sends is read and dropped, so the answer is not lost to a reset
+    if (c.detached) return;
+    const ex = c.ex;
+    if (ex && !ex.reqDone) {
+      const n = ex.reqFramer.take(chunk, 0);
+      if (n < 0) return httpFail(ex, new HttpFail(400, 'Malformed request', `The request body could not be read: ${ex.reqFramer.error}.`, 'http_request_error'));
+      if (n > 0) sendUp(ex, n === chunk.length ? chunk : chunk.subarray(0, n));
+      if (ex.reqFramer.done) ex.reqDone = true;
+      if (n === chunk.length) return;
+      chunk = chunk.subarray(n);
+    }
+    if (!c.buf && !c.ex) c.deadline = Date.now() + limits.headerTimeoutMs;
+    c.buf = c.buf ? Buffer.concat([c.buf, chunk]) : chunk;
+    if (c.ex) {
+      // a pipelined request waits until this exchange is done
+      if (c.buf.length > limits.maxHeaderSize) c.socket.pause();
+      return;
+    }
+    nextRequest(c);
+  }
+
+  /** Reads the next request head from the buffered bytes, if it is all there. */
+  function nextRequest(c: ClientConn): void {
+    if (!c.buf || c.ex || c.detached) return;
+    const r = parseRequestHead(c.buf, headLimits);
+    if (r.kind === 'more') return;
+    if (r.kind === 'error') {
+      const f = new HttpFail(r.status, r.status === 400 ? 'Malformed request' : statusText(r.status), `The request could not be read: ${r.reason}.`, 'http_request_error');
+      const rec = recorder.open({ service: 'http', clientAddr: c.clientAddr, clientPort: c.clientPort, allowed: false, rule: 'protocol' });
+      c.buf = null;
+      c.detached = true;
+      socketFail(c.socket, f, rec);
+      rec.complete();
+      return;
+    }
+    const head = r.head;
+    const rest = c.buf.length > head.size ? c.buf.subarray(head.size) : null;
+    c.buf = null;
+    if (head.method === 'CONNECT') return onConnect(c, head, rest ?? Buffer.alloc(0));
+    const rec = recorder.open({ service: 'http', clientAddr: c.clientAddr, clientPort: c.clientPort, method: head.method, url: head.target });
+    const framing = requestFraming(head);
+    if (!('kind' in framing)) {
+      c.detached = true;
+      socketFail(c.socket, new HttpFail(framing.status, framing.status === 501 ? 'Not implemented' : 'Malformed request', `The request could not be read: ${framing.reason}.`, 'http_request_error'), rec);
+      rec.complete({ bytesUp: head.size });
+      return;
+    }
+    const ex = new Exchange(c, head, rec, new BodyFramer(framing));
+    c.ex = ex;
+    ex.last = Date.now();
+    rec.onKill(c.socket);
+    if (rest) onClientData(c, rest);
+    if (c.ex === ex && !ex.finished) startExchange(ex, framing);
+  }
+
+  function startExchange(ex: Exchange, framing: Framing): void {
+    const c = ex.client;
+    const t = parseTarget(ex.req.target, limits.maxUrlLength);
+    if (t instanceof HttpFail) return httpFail(ex, t);
+    ex.target = t;
+    ex.rec.set({ host: t.host, port: t.port, url: t.url });
+    const upgradeTo = field(ex.req.raw, 'upgrade');
+    ex.upgrade = upgradeTo !== undefined && hasToken(field(ex.req.raw, 'connection'), 'upgrade');
+    identify(field(ex.req.raw, 'proxy-authorization'), c.clientAddr, ex.rec, (who) => {
+      if (ex.finished) return;
+      if (who instanceof HttpFail) {
+        if (who.status === 407) ex.closeAfter ||= !ex.reqDone;
+        return httpFail(ex, who);
+      }
+      if (who) ex.rec.set({ user: who.name });
+      const d = decide(ex.rec, c.clientAddr, t.host, t.port, ex.req.method, who);
+      if (d instanceof HttpFail) return httpFail(ex, d);
+      ex.lease = d.lease;
+      if (isSelf(t.host, t.port) || looped(ex.req.raw)) {
+        return httpFail(ex, new HttpFail(508, 'Request loop', `The request for ${t.authority} would reach Gatehouse itself.`, 'proxy_loop_detected'));
+      }
+      ex.head = requestHead(ex, t, framing, upgradeTo);
+      sendRequest(ex);
+    });
+  }
+
+  /** The head sent to the origin: origin-form target, Host from the URL (RFC 9112 §3.2.2), our framing. */
+  function requestHead(ex: Exchange, t: Target, framing: Framing, upgradeTo: string | undefined): string {
+    let s = `${ex.req.method} ${t.path} HTTP/1.1\r\nHost: ${t.authority}\r\n`;
+    s += forwardFields(ex.req.raw, (lower) => lower === 'host' || lower === 'content-length');
+    if (framing.kind === 'chunked') s += 'Transfer-Encoding: chunked\r\n';
+    else if (framing.kind === 'length') s += `Content-Length: ${framing.length}\r\n`;
+    else if (!NO_BODY_BY_DEFAULT.has(ex.req.method) || field(ex.req.raw, 'content-length') !== undefined) s += 'Content-Length: 0\r\n';
+    if (ex.upgrade) s += `Connection: Upgrade\r\nUpgrade: ${upgradeTo}\r\n`;
+    return `${s}\r\n`;
+  }
+
+  /** Request body bytes: to the origin when it is there, else queued (and the client paused when the queue is full). */
+  function sendUp(ex: Exchange, chunk: Buffer): void {
+    ex.bytesUp += chunk.length;
+    ex.last = Date.now();
+    const o = ex.origin;
+    if (!o || !o.connected || ex.upQueue) {
+      (ex.upQueue ??= []).push(chunk);
+      ex.upQueued += chunk.length;
+      if (ex.upQueued > UP_QUEUE_MAX) ex.client.socket.pause();
+      return;
+    }
+    writeUp(ex, o, chunk);
+  }
+
+  function writeUp(ex: Exchange, o: OriginConn, chunk: Buffer): void {
+    if (ex.lease?.up) {
+      if (!ex.upTh) {
+        const th = (ex.upTh = new ThrottleStream(ex.lease.up));
+        th.on('data', (b: Buffer) => {
+          if (!o.socket.write(b)) th.pause();
+        });
+        th.on('drain', () => ex.client.socket.resume());
+        ex.originReusable = false;
+      }
+      if (!ex.upTh.write(chunk)) ex.client.socket.pause();
+      return;
+    }
+    if (!o.socket.write(chunk)) ex.client.socket.pause();
+  }
+
+  // ---------------------------------------------------------------- origin side
+
+  function sendRequest(ex: Exchange): void {
+    const t = ex.target!;
+    const key = `${t.scheme}://${t.authority}`;
+    let o: OriginConn | undefined;
+    if (!ex.upgrade && !ex.retried) {
+      const free = pool.get(key);
+      while (free?.length && !o) {
+        const cand = free.pop()!;
+        if (!cand.socket.destroyed && cand.socket.writable) o = cand;
       }
     }
-    headers.unshift('Host', t.url.host);
-    addVia(headers, req.headers.via);
-    const hasCl = req.headers['content-length'] !== undefined;
-    const hasTe = req.headers['transfer-encoding'] !== undefined;
-    if (hasTe && !hasCl) headers.push('Transfer-Encoding', 'chunked');
-    else if (!hasCl && !hasTe && !NO_BODY_BY_DEFAULT.has(method)) headers.push('Content-Length', '0');
+    if (!o) o = dialOrigin(key, t, ex);
+    o.ex = ex;
+    ex.origin = o;
+    if (o.connected) writeRequest(ex, o);
+  }
 
-    const mod = t.secure ? https : http;
-    const out = mod.request({
-      host: t.host,
-      port: t.port,
-      method,
-      path: t.url.pathname + t.url.search,
-      headers,
-      setHost: false,
-      agent: t.secure ? httpsAgent : httpAgent,
-    });
-    let connectTimer: NodeJS.Timeout | null = null;
-    const clearConnectTimer = () => {
-      if (connectTimer) clearTimeout(connectTimer);
-      connectTimer = null;
-    };
-    out.on('socket', (s: net.Socket) => {
-      if (s.connecting) {
-        connectTimer = setTimeout(() => out.destroy(Object.assign(new Error('connect timeout'), { code: 'E_CONNECT_TIMEOUT' })), limits.connectTimeoutMs);
-        s.once('connect', clearConnectTimer);
-      }
-    });
-    out.setTimeout(limits.responseTimeoutMs, () => {
-      out.destroy(Object.assign(new Error('response timeout'), { code: 'E_RESPONSE_TIMEOUT' }));
-    });
-    out.on('information', (info) => {
-      if (res.headersSent) return;
-      if (info.statusCode === 100) res.writeContinue();
-      else if (info.statusCode === 102) res.writeProcessing();
-      else if (info.statusCode === 103) res.writeEarlyHints(info.headers as Record<string, string | string[]>);
-    });
-    out.on('response', (pres) => {
-      clearConnectTimer();
-      const h = forwardHeaders(pres.rawHeaders);
-      addVia(h, pres.headers.via);
-      rec.set({ status: pres.statusCode ?? 0 });
-      res.writeHead(pres.statusCode ?? 502, pres.statusMessage, h);
-      if (lease?.down) {
-        const th = new ThrottleStream(lease.down);
-        res.once('close', () => th.destroy());
-        pres.pipe(th).pipe(res);
-      } else {
-        relayBody(pres, res);
-      }
-      pres.on('error', () => res.destroy());
-      pres.on('aborted', () => {
-        rec.set({ error: 'origin closed the connection during the response' });
-        res.destroy();
-      });
-    });
-    out.on('error', (err: NodeJS.ErrnoException) => {
-      clearConnectTimer();
-      if (res.headersSent) {
-        rec.set({ error: err.message });
-        res.destroy();
-      } else {
-        httpFail(res, rec, failFromErrno(err, t.url.host));
-      }
-    });
-    // the client went away before the response completed: stop the origin request
-    res.on('close', () => {
-      clearConnectTimer();
-      if (!res.writableFinished) out.destroy();
-    });
-    if (!hasCl && !hasTe) {
-      // no body (RFC 9112 §6.3): nothing to stream
-      out.end();
-      req.resume();
-    } else if (lease?.up) {
-      const th = new ThrottleStream(lease.up);
-      res.once('close', () => th.destroy());
-      req.pipe(th).pipe(out);
-      req.on('data', (c: Buffer) => countUp(c.length));
+  function writeRequest(ex: Exchange, o: OriginConn): void {
+    const s = o.socket;
+    ex.sentAt = ex.last = Date.now();
+    const q = ex.upQueue;
+    ex.upQueue = null;
+    ex.upQueued = 0;
+    if (!q) {
+      s.write(ex.head, 'latin1');
     } else {
-      req.pipe(out);
-      req.on('data', (c: Buffer) => countUp(c.length));
+      s.cork();
+      s.write(ex.head, 'latin1');
+      for (const b of q) writeUp(ex, o, b);
+      s.uncork();
+      if (!ex.client.detached) ex.client.socket.resume();
+    }
+  }
+
+  function dialOrigin(key: string, t: Target, ex: Exchange): OriginConn {
+    const servername = t.scheme === 'https' && !net.isIP(t.host) ? t.host : undefined;
+    // upgraded connections become relays, which read with 'data' events
+    const plain = t.scheme === 'http' && !ex.upgrade;
+    const socket =
+      t.scheme === 'https'
+        ? tls.connect({ host: t.host, port: t.port, servername, ALPNProtocols: ['http/1.1'] })
+        : !plain
+          ? net.connect({ host: t.host, port: t.port, noDelay: true, autoSelectFamily: true })
+          : net.connect({
+            host: t.host,
+            port: t.port,
+            noDelay: true,
+            autoSelectFamily: true,
+            onread: sharedOnread(function onread(n, buf) {
+              onOriginRead(o, n, buf);
+              return true;
+            }) as net.OnReadOpts,
+          });
+    const o = new OriginConn(socket, key);
+    const timer = setTimeout(() => {
+      o.error = Object.assign(new Error('connect timeout'), { code: 'E_CONNECT_TIMEOUT' });
+      socket.destroy();
+    }, limits.connectTimeoutMs);
+    socket.once(t.scheme === 'https' ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      if (t.scheme === 'https') socket.setNoDelay(true);
+      o.connected = true;
+      if (o.ex) writeRequest(o.ex, o);
+    });
+    if (!plain) socket.on('data', (chunk: Buffer) => onOriginData(o, chunk));
+    else socket.resume(); // reads come through onread; flowing mode still delivers 'end'
+    socket.on('drain', () => {
+      const e = o.ex;
+      if (!e) return;
+      if (e.upTh) e.upTh.resume();
+      else if (!e.client.detached) e.client.socket.resume();
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      o.error ??= err;
+    });
+    socket.on('end', () => {
+      const e = o.ex;
+      // a close-delimited response ends here
+      if (e?.resFramer && e.resFramer.eof()) return void responseDone(e, o, null);
+      socket.destroy();
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      removeFromPool(o);
+      const e = o.ex;
+      o.ex = null;
+      if (e && !e.finished && e.origin === o) originGone(e, o);
+    });
+    return o;
+  }
+
+  function removeFromPool(o: OriginConn): void {
+    const free = pool.get(o.key);
+    if (!free) return;
+    const i = free.indexOf(o);
+    if (i >= 0) free.splice(i, 1);
+    if (free.length === 0) pool.delete(o.key);
+  }
+
+  /** The origin connection closed before the response was complete. */
+  function originGone(ex: Exchange, o: OriginConn): void {
+    ex.origin = null;
+    const err = o.error;
+    if (!ex.resHeadSent && !ex.resFramer) {
+      // a pooled connection the origin had already closed: send the request again on a fresh one
+      const nothingBack = !o.buf || o.buf.length === 0;
+      if (o.reused && nothingBack && !ex.retried && IDEMPOTENT.has(ex.req.method) && ex.reqFramer.framing.kind === 'none') {
+        ex.retried = true;
+        return sendRequest(ex);
+      }
+      const e = err ?? Object.assign(new Error('closed'), { code: o.connected ? 'ECONNRESET' : 'ECONNREFUSED' });
+      return httpFail(ex, failFromErrno(e, ex.target!.authority));
+    }
+    ex.rec.set({ error: err ? err.message : 'origin closed the connection during the response' });
+    ex.closeAfter = true;
+    ex.client.socket.destroy();
+  }
+
+  function dropOrigin(ex: Exchange): void {
+    const o = ex.origin;
+    ex.origin = null;
+    if (o) {
+      o.ex = null;
+      o.socket.destroy();
     }
   }
 
   /**
-   * Streams a response body to the client with backpressure: what pipe() does,
-   * with fewer listeners per request (this runs for every proxied response).
+   * A read of a plain-HTTP origin socket, in the shared read buffer (see net/relay.ts). Bulk body
+   * reads are copied once into a pooled buffer that goes back to the pool when its write is done;
+   * anything else is copied into a buffer of its own and handled like a 'data' event.
    */
-  function relayBody(from: http.IncomingMessage, to: http.ServerResponse): void {
-    const onData = (chunk: Buffer) => {
-      if (!to.write(chunk)) from.pause();
-    };
-    from.on('data', onData);
-    to.on('drain', () => from.resume());
-    from.once('end', () => to.end());
-  }
-
-  /** WebSocket and other upgrades over the plain proxy: forward the handshake, then relay bytes. */
-  function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    const ns = socket as net.Socket;
-    const client = clientOf(ns);
-    const rec = recorder.open({ service: 'http', ...client, method: req.method ?? 'GET', url: req.url ?? '' });
-    socket.on('error', () => socket.destroy());
-    rec.onKill(socket);
-    const t = parseTarget(req);
-    if (t instanceof HttpFail) return socketFail(socket, t, rec), rec.complete();
-    rec.set({ host: t.host, port: t.port, url: t.url.href });
-    ns.pause();
-    identify(req.headers['proxy-authorization'], client.clientAddr, rec, (who) => {
-      if (who instanceof HttpFail) return socketFail(socket, who, rec), rec.complete();
-      if (who) rec.set({ user: who.name });
-      const d = describeAndDecide(rec, 'http', client.clientAddr, t.host, t.port, req.method ?? 'GET', who);
-      if (d instanceof HttpFail) return socketFail(socket, d, rec), rec.complete();
-      if (d.lease) socket.once('close', d.lease.release);
-      if (isSelf(t.host, t.port) || loopedVia(req.headers)) {
-        socketFail(socket, new HttpFail(508, 'Request loop', `The request for ${t.url.host} would reach Gatehouse itself.`, 'proxy_loop_detected'), rec);
-        return rec.complete();
+  function onOriginRead(o: OriginConn, n: number, shared: Buffer): void {
+    const ex = o.ex;
+    const f = ex?.resFramer;
+    if (ex && f && !ex.decode && !ex.downTh && n >= 16 * 1024) {
+      const copy = copyOut(shared, n);
+      const data = copy.subarray(0, n);
+      const k = f.take(data, 0);
+      if (k === n) {
+        ex.last = Date.now();
+        ex.bytesDown += n;
+        if (!ex.client.socket.write(data, () => giveBack(copy))) o.socket.pause();
+        if (f.done) responseDone(ex, o, null);
+        return;
       }
-      upgrade(req, socket, head, rec, t, d.lease);
-      ns.resume();
-    });
+      if (k < 0) {
+        ex.rec.set({ error: `the origin's response body is malformed: ${f.error}` });
+        return httpFail(ex, new HttpFail(502, 'Bad response', f.error, 'http_protocol_error'));
+      }
+      // the response ends inside this read: the general path handles the rest (the copy is not pooled again)
+      ex.last = Date.now();
+      writeDown(ex, o, data.subarray(0, k));
+      return responseDone(ex, o, data.subarray(k));
+    }
+    onOriginData(o, Buffer.from(shared.subarray(0, n)));
   }
 
-  function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, rec: ConnRecord, t: Target, lease: Lease | null): void {
-    const ns = socket as net.Socket;
-    const headers = forwardHeaders(req.rawHeaders, true);
-    const clean: string[] = ['Host', t.url.host];
-    for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() !== 'host') clean.push(headers[i]!, headers[i + 1]!);
-    clean.push('Connection', 'Upgrade', 'Upgrade', String(req.headers.upgrade ?? ''));
-    addVia(clean, req.headers.via);
-    const out = (t.secure ? https : http).request({
-      host: t.host,
-      port: t.port,
-      method: req.method,
-      path: t.url.pathname + t.url.search,
-      headers: clean,
-      setHost: false,
-      agent: false,
-      timeout: limits.connectTimeoutMs,
-    });
-    out.on('timeout', () => out.destroy(Object.assign(new Error('timeout'), { code: 'E_RESPONSE_TIMEOUT' })));
-    const upStart = ns.bytesRead;
-    const downStart = ns.bytesWritten;
-    out.on('upgrade', (pres, psock, phead) => {
-      out.setTimeout(0);
-      rec.set({ status: pres.statusCode ?? 101 });
-      const lines = [`HTTP/1.1 ${pres.statusCode} ${pres.statusMessage}`];
-      for (let i = 0; i < pres.rawHeaders.length; i += 2) lines.push(`${pres.rawHeaders[i]}: ${pres.rawHeaders[i + 1]}`);
-      socket.write(lines.join('\r\n') + '\r\n\r\n');
-      if (phead.length) socket.write(phead);
-      if (head.length) psock.write(head);
-      const kill = relay(socket, psock, { idleTimeoutMs: limits.idleTimeoutMs, up: lease?.up, down: lease?.down }, () => {
-        tunnels.delete(kill);
-        rec.complete({ bytesUp: ns.bytesRead - upStart, bytesDown: ns.bytesWritten - downStart });
+  function onOriginData(o: OriginConn, chunk: Buffer): void {
+    const ex = o.ex;
+    if (!ex) {
+      // nothing was asked: bytes on an idle connection make it unusable
+      o.socket.destroy();
+      return;
+    }
+    ex.last = Date.now();
+    if (ex.resFramer) return responseBody(ex, o, chunk, 0);
+    let buf = o.buf ? Buffer.concat([o.buf, chunk]) : chunk;
+    o.buf = null;
+    let at = 0;
+    for (;;) {
+      const r = parseResponseHead(buf, at, RESPONSE_HEAD_MAX);
+      if (r.kind === 'more') {
+        o.buf = at > 0 ? buf.subarray(at) : buf;
+        return;
+      }
+      if (r.kind === 'error') {
+        return httpFail(ex, new HttpFail(502, 'Bad response', `${ex.target!.authority} sent a response that is not valid HTTP: ${r.reason}.`, 'http_protocol_error'));
+      }
+      const h = r.head;
+      at += h.size;
+      if (h.status === 101 && ex.upgrade) return upgraded(ex, o, h, buf.subarray(at));
+      if (h.status < 200) {
+        informational(ex, h);
+        continue;
+      }
+      // head and first body bytes leave in one write
+      const cs = ex.client.socket;
+      cs.cork();
+      responseHead(ex, o, h);
+      const rf = ex.resFramer as BodyFramer | null; // set by responseHead
+      if (!ex.finished && rf && (at < buf.length || rf.done)) responseBody(ex, o, buf, at);
+      cs.uncork();
+      return;
+    }
+  }
+
+  /** 1xx (RFC 9110 §15.2): passed on to HTTP/1.1 clients; 101 only when an upgrade was asked for. */
+  function informational(ex: Exchange, h: ResponseHead): void {
+    if (h.status === 101 || ex.req.minor === 0) return;
+    const head = `HTTP/1.1 ${h.status} ${h.reason}\r\n${forwardFields(h.raw)}\r\n`;
+    ex.bytesDown += head.length;
+    ex.client.socket.write(head, 'latin1');
+  }
+
+  function responseHead(ex: Exchange, o: OriginConn, h: ResponseHead): void {
+    const framing = responseFraming(h, ex.req.method);
+    if (!framing) {
+      return httpFail(ex, new HttpFail(502, 'Bad response', `${ex.target!.authority} sent an invalid Content-Length.`, 'http_protocol_error'));
+    }
+    const c = ex.client;
+    const conn = field(h.raw, 'connection');
+    ex.originReusable = !ex.upTh && framing.kind !== 'close' && (h.minor === 1 ? !hasToken(conn, 'close') : hasToken(conn, 'keep-alive'));
+    // an HTTP/1.0 client cannot read chunks: decode them and end the body by closing
+    const decode = (ex.decode = framing.kind === 'chunked' && ex.req.minor === 0);
+    if (framing.kind === 'close' || decode || c.closing) ex.closeAfter = true;
+    ex.resFramer = decode ? new BodyFramer(framing, (b, s, e) => writeDown(ex, o, b.subarray(s, e))) : new BodyFramer(framing);
+    let head = `HTTP/1.1 ${h.status} ${h.reason}\r\n${forwardFields(h.raw)}`;
+    if (framing.kind === 'chunked' && !decode) head += 'Transfer-Encoding: chunked\r\n';
+    if (ex.closeAfter) head += 'Connection: close\r\n';
+    else if (ex.req.minor === 0) head += 'Connection: keep-alive\r\n';
+    head += '\r\n';
+    ex.rec.set({ status: h.status });
+    ex.resHeadSent = true;
+    if (ex.lease?.down) {
+      const th = (ex.downTh = new ThrottleStream(ex.lease.down));
+      th.on('data', (b: Buffer) => {
+        ex.bytesDown += b.length;
+        if (!c.socket.write(b)) th.pause();
       });
-      tunnels.add(kill);
+      th.on('drain', () => o.socket.resume());
+    }
+    ex.bytesDown += head.length;
+    c.socket.write(head, 'latin1');
+  }
+
+  function writeDown(ex: Exchange, o: OriginConn, b: Buffer): void {
+    if (ex.downTh) {
+      if (!ex.downTh.write(b)) o.socket.pause();
+      return;
+    }
+    ex.bytesDown += b.length;
+    if (!ex.client.socket.write(b)) o.socket.pause();
+  }
+
+  function responseBody(ex: Exchange, o: OriginConn, buf: Buffer, from: number): void {
+    const f = ex.resFramer!;
+    const n = f.take(buf, from);
+    if (n < 0) {
+      ex.rec.set({ error: `the origin's response body is malformed: ${f.error}` });
+      return httpFail(ex, new HttpFail(502, 'Bad response', f.error, 'http_protocol_error'));
+    }
+    if (n > 0 && !ex.decode) writeDown(ex, o, from === 0 && n === buf.length ? buf : buf.subarray(from, from + n));
+    if (f.done) responseDone(ex, o, from + n < buf.length ? buf.subarray(from + n) : null);
+  }
+
+  function responseDone(ex: Exchange, o: OriginConn, extra: Buffer | null): void {
+    // bytes after the response, or a request still being sent: the connection cannot be reused
+    if (extra || !ex.reqDone || !ex.originReusable) {
+      ex.origin = null;
+      o.ex = null;
+      o.socket.destroy();
+    } else {
+      ex.origin = null;
+      o.ex = null;
+      o.reused = true;
+      o.idleSince = Date.now();
+      o.buf = null;
+      let free = pool.get(o.key);
+      if (!free) pool.set(o.key, (free = []));
+      if (free.length < POOL_PER_ORIGIN) free.push(o);
+      else o.socket.destroy();
+      if (o.socket.isPaused()) o.socket.resume();
+    }
+    if (!ex.reqDone) ex.closeAfter = true;
+    if (ex.downTh) {
+      const th = ex.downTh;
+      th.once('end', () => finish(ex));
+      th.end();
+      th.resume();
+    } else {
+      finish(ex);
+    }
+  }
+
+  /** The exchange is over: complete the record, then read the next request or close. */
+  function finish(ex: Exchange): void {
+    if (ex.finished) return;
+    ex.finished = true;
+    ex.lease?.release();
+    ex.upTh?.destroy();
+    ex.downTh?.destroy();
+    ex.rec.complete({ bytesUp: ex.bytesUp, bytesDown: ex.bytesDown });
+    const c = ex.client;
+    if (c.ex !== ex) return;
+    c.ex = null;
+    if (c.socket.destroyed || c.detached) return;
+    if (ex.closeAfter || c.closing) {
+      c.detached = true;
+      c.socket.end();
+      setTimeout(() => c.socket.destroy(), 2000).unref();
+      return;
+    }
+    c.deadline = Date.now() + (c.buf ? limits.headerTimeoutMs : limits.idleTimeoutMs);
+    if (c.socket.isPaused()) c.socket.resume();
+    if (c.buf) nextRequest(c);
+  }
+
+  // ---------------------------------------------------------------- upgrades and tunnels
+
+  /** 101 Switching Protocols (RFC 9110 §7.8): pass the head on, then relay bytes both ways. */
+  function upgraded(ex: Exchange, o: OriginConn, h: ResponseHead, rest: Buffer): void {
+    const c = ex.client;
+    c.detached = true;
+    c.ex = null;
+    ex.finished = true;
+    ex.origin = null;
+    o.ex = null;
+    ex.rec.set({ status: 101 });
+    let head = `HTTP/1.1 101 ${h.reason}\r\n`;
+    for (let i = 0; i < h.raw.length; i += 2) head += `${h.raw[i]}: ${h.raw[i + 1]}\r\n`;
+    head += '\r\n';
+    c.socket.removeAllListeners('data');
+    c.socket.removeAllListeners('drain');
+    c.socket.removeAllListeners('end');
+    c.socket.removeAllListeners('close');
+    o.socket.removeAllListeners('data');
+    o.socket.removeAllListeners('drain');
+    o.socket.removeAllListeners('end');
+    o.socket.removeAllListeners('close');
+    clients.delete(c);
+    c.socket.write(head, 'latin1');
+    if (rest.length) c.socket.write(rest);
+    if (c.buf) o.socket.write(c.buf);
+    const upStart = c.socket.bytesRead;
+    const downStart = c.socket.bytesWritten;
+    const lease = ex.lease;
+    const kill = relay(c.socket, o.socket, { idleTimeoutMs: limits.idleTimeoutMs, up: lease?.up, down: lease?.down }, () => {
+      tunnels.delete(kill);
+      lease?.release();
+      ex.rec.complete({ bytesUp: ex.bytesUp + c.socket.bytesRead - upStart, bytesDown: ex.bytesDown + head.length + c.socket.bytesWritten - downStart });
     });
-    out.on('response', (pres) => {
-      // the origin declined the upgrade: pass its answer on and close
-      rec.set({ status: pres.statusCode ?? 0 });
-      const h = forwardHeaders(pres.rawHeaders);
-      const lines = [`HTTP/1.1 ${pres.statusCode} ${pres.statusMessage}`];
-      for (let i = 0; i < h.length; i += 2) lines.push(`${h[i]}: ${h[i + 1]}`);
-      lines.push(`Via: ${via}`, 'Connection: close');
-      socket.write(lines.join('\r\n') + '\r\n\r\n');
-      pres.pipe(socket);
-      pres.on('end', () => rec.complete({ bytesUp: ns.bytesRead - upStart, bytesDown: ns.bytesWritten - downStart }));
-    });
-    out.on('error', (err: NodeJS.ErrnoException) => {
-      socketFail(socket, failFromErrno(err, t.url.host), rec);
-      rec.complete();
-    });
-    out.end();
+    tunnels.add(kill);
   }
 
   /** CONNECT host:port (RFC 9110 §9.3.6): only to allowed ports, then a byte tunnel. */
-  function onConnect(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    const ns = socket as net.Socket;
-    const client = clientOf(ns);
-    const target = req.url ?? '';
-    const rec = recorder.open({ service: 'http', ...client, method: 'CONNECT', url: target });
-    socket.on('error', () => socket.destroy());
-    const finish = (patch: { bytesUp?: number; bytesDown?: number } = {}) => rec.complete(patch);
+  function onConnect(c: ClientConn, req: RequestHead, early: Buffer): void {
+    const socket = c.socket;
+    c.detached = true;
+    clients.delete(c);
+    socket.removeAllListeners('data');
+    socket.removeAllListeners('drain');
+    socket.removeAllListeners('end');
+    socket.removeAllListeners('close');
+    socket.pause();
+    const target = req.target;
+    const rec = recorder.open({ service: 'http', clientAddr: c.clientAddr, clientPort: c.clientPort, method: 'CONNECT', url: target });
+    const finishRec = (patch: { bytesUp?: number; bytesDown?: number } = {}) => rec.complete(patch);
     rec.onKill(socket);
     const a = parseAuthority(target);
     if (!a) {
       socketFail(socket, new HttpFail(400, 'Malformed request', `CONNECT needs a host:port target; got "${target.slice(0, 200)}".`, 'http_request_error'), rec);
-      return finish();
+      return finishRec({ bytesUp: req.size });
     }
     rec.set({ host: a.host, port: a.port });
-    // hold the client's early bytes until the tunnel is up
-    ns.pause();
-    const reqBytes = headBytes(req);
-    identify(req.headers['proxy-authorization'], client.clientAddr, rec, (who) => {
-      if (who instanceof HttpFail) return socketFail(socket, who, rec), finish({ bytesUp: reqBytes });
+    // the client's early bytes wait (in `early` and in the paused socket) until the tunnel is up
+    let gone = false;
+    socket.once('close', () => (gone = true));
+    identify(field(req.raw, 'proxy-authorization'), c.clientAddr, rec, (who) => {
+      if (who instanceof HttpFail) return socketFail(socket, who, rec), finishRec({ bytesUp: req.size });
       if (who) rec.set({ user: who.name });
-      const d = describeAndDecide(rec, 'http', client.clientAddr, a.host, a.port, 'CONNECT', who);
-      if (d instanceof HttpFail) return socketFail(socket, d, rec), finish({ bytesUp: reqBytes });
+      const d = decide(rec, c.clientAddr, a.host, a.port, 'CONNECT', who);
+      if (d instanceof HttpFail) return socketFail(socket, d, rec), finishRec({ bytesUp: req.size });
       if (d.lease) socket.once('close', d.lease.release);
-      if (isSelf(a.host, a.port) || loopedVia(req.headers)) {
+      if (isSelf(a.host, a.port) || looped(req.raw)) {
         socketFail(socket, new HttpFail(508, 'Request loop', `A tunnel to ${target} would reach Gatehouse itself.`, 'proxy_loop_detected'), rec);
-        return finish({ bytesUp: reqBytes });
+        return finishRec({ bytesUp: req.size });
       }
-      tunnel(socket, head, rec, a, reqBytes, finish, d.lease);
+      if (gone) return finishRec({ bytesUp: req.size });
+      tunnel(socket, early, rec, a, req.size, finishRec, d.lease);
     });
   }
 
   function tunnel(
-    socket: Duplex,
+    socket: net.Socket,
     head: Buffer,
     rec: ConnRecord,
     a: { host: string; port: number },
     reqBytes: number,
-    finish: (patch?: { bytesUp?: number; bytesDown?: number }) => void,
+    finishRec: (patch?: { bytesUp?: number; bytesDown?: number }) => void,
     lease: Lease | null,
   ): void {
-    const ns = socket as net.Socket;
     const target = hostPort(a.host, a.port);
     // a throttled tunnel relays through streams; otherwise reads go straight from pooled buffers
     const reader = lease?.down || lease?.up ? undefined : fastReader();
@@ -528,84 +918,96 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       (up) => {
         if (socket.destroyed) {
           up.destroy();
-          return finish();
+          return finishRec();
         }
         rec.set({ status: 200 });
         socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         if (head.length) up.write(head);
         const kill = relay(socket, up, { idleTimeoutMs: limits.idleTimeoutMs, bReader: reader, up: lease?.up, down: lease?.down }, () => {
           tunnels.delete(kill);
-          finish({ bytesUp: reqBytes + up.bytesWritten, bytesDown: 39 + (reader ? reader.bytes : up.bytesRead) });
+          finishRec({ bytesUp: reqBytes + up.bytesWritten, bytesDown: 39 + (reader ? reader.bytes : up.bytesRead) });
         });
         tunnels.add(kill);
-        ns.resume();
       },
       (err: NodeJS.ErrnoException) => {
         socketFail(socket, failFromErrno(err, target), rec);
-        finish({ bytesUp: reqBytes });
+        finishRec({ bytesUp: reqBytes });
       },
     );
   }
 
-  function onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex): void {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
+  // ---------------------------------------------------------------- deadlines
+
+  /**
+   * One timer for every deadline: heads that do not arrive (slowloris, 408),
+   * idle keep-alive connections, responses that do not start (504), exchanges
+   * gone quiet, and pooled origin connections idle for too long.
+   */
+  function sweep(): void {
+    const now = Date.now();
+    for (const c of clients) {
+      if (c.detached) continue;
+      const ex = c.ex;
+      if (!ex) {
+        if (now < c.deadline) continue;
+        if (c.buf && c.buf.length > 0) {
+          c.detached = true;
+          const rec = recorder.open({ service: 'http', clientAddr: c.clientAddr, clientPort: c.clientPort, allowed: false, rule: 'protocol' });
+          socketFail(c.socket, new HttpFail(408, 'Request timeout', `The request head did not arrive within ${limits.headerTimeoutMs / 1000} s.`, 'http_request_error'), rec);
+          rec.complete();
+        } else {
+          c.socket.destroy();
+        }
+        continue;
+      }
+      if (ex.sentAt > 0 && !ex.resHeadSent && !ex.resFramer && now - ex.last > limits.responseTimeoutMs) {
+        httpFail(ex, failFromErrno(Object.assign(new Error('response timeout'), { code: 'E_RESPONSE_TIMEOUT' }), ex.target!.authority));
+      } else if (now - ex.last > Math.max(limits.responseTimeoutMs, limits.idleTimeoutMs)) {
+        ex.rec.set({ error: 'no data moved for too long' });
+        dropOrigin(ex);
+        c.socket.destroy();
+      }
     }
-    const ns = socket as net.Socket;
-    let f: HttpFail;
-    if (err.code === 'HPE_HEADER_OVERFLOW') {
-      f = new HttpFail(431, 'Request head too large', `The request head is larger than ${limits.maxHeaderSize} bytes.`, 'http_request_error');
-    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT') {
-      f = new HttpFail(408, 'Request timeout', `The request head did not arrive within ${limits.headerTimeoutMs / 1000} s.`, 'http_request_error');
-    } else {
-      f = new HttpFail(400, 'Malformed request', `The request could not be parsed (${err.code ?? err.message}).`, 'http_request_error');
+    for (const free of pool.values()) {
+      for (const o of free) if (now - o.idleSince > Math.min(POOL_IDLE_MS, limits.idleTimeoutMs)) o.socket.destroy();
     }
-    const rec = recorder.open({ service: 'http', ...clientOf(ns), allowed: false, rule: 'protocol' });
-    socketFail(socket, f, rec);
-    rec.complete();
+    if (clients.size === 0 && pool.size === 0 && sweeper) {
+      clearInterval(sweeper);
+      sweeper = null;
+    }
   }
 
-  function configure(server: http.Server): void {
-    server.headersTimeout = limits.headerTimeoutMs;
-    server.requestTimeout = 0; // bodies may stream for long; idle sockets are cut by `timeout`
-    server.keepAliveTimeout = limits.idleTimeoutMs;
-    server.timeout = Math.max(limits.responseTimeoutMs, limits.idleTimeoutMs);
-    server.maxHeadersCount = 500;
+  function ensureSweeper(): void {
+    if (sweeper) return;
+    const shortest = Math.min(limits.headerTimeoutMs, limits.idleTimeoutMs, limits.responseTimeoutMs);
+    sweeper = setInterval(sweep, Math.min(1000, Math.max(25, shortest / 4)));
+    sweeper.unref();
   }
-
-  const servers = new Set<http.Server>();
 
   return {
-    attach(server) {
-      servers.add(server);
-      configure(server);
-      server.on('request', onRequest);
-      server.on('checkContinue', onRequest);
-      server.on('connect', onConnect);
-      server.on('upgrade', onUpgrade);
-      server.on('clientError', onClientError);
-      server.on('close', () => servers.delete(server));
-    },
     createServer() {
-      const server = http.createServer({
-        maxHeaderSize: limits.maxHeaderSize,
-        connectionsCheckingInterval: Math.min(1000, Math.max(50, limits.headerTimeoutMs / 2)),
-        noDelay: true,
-        keepAlive: true,
-        // responses are ours to frame; node must not add a Date header we did not get
-        sendDate: false,
-      } as http.ServerOptions);
-      this.attach(server);
-      return server;
+      return net.createServer({ allowHalfOpen: true, noDelay: true }, onClientConnection);
     },
     setLimits(l) {
       limits = l;
-      for (const s of servers) configure(s);
+      headLimits = { maxHeaderSize: l.maxHeaderSize, maxUrlLength: l.maxUrlLength, maxFields: MAX_FIELDS };
+      if (sweeper) {
+        clearInterval(sweeper);
+        sweeper = null;
+        ensureSweeper();
+      }
+    },
+    closeIdle() {
+      for (const c of clients) {
+        c.closing = true;
+        if (!c.ex && !c.detached) c.socket.end();
+      }
     },
     destroyAll() {
-      httpAgent.destroy();
-      httpsAgent.destroy();
+      for (const c of clients) c.socket.destroy();
+      clients.clear();
+      for (const free of pool.values()) for (const o of free) o.socket.destroy();
+      pool.clear();
       for (const kill of tunnels) kill();
       tunnels.clear();
     },
