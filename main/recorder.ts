@@ -84,21 +84,24 @@ class RecorderImpl implements Recorder {
   ) {}
 
   open(init: Pick<RecordFields, 'service' | 'clientAddr' | 'clientPort'> & Partial<RecordFields>, start?: number): ConnRecord {
+    // one fixed shape for every record (a spread of `init` would make one per call site)
     const fields: RecordFields = {
-      user: '',
-      method: '',
-      url: '',
-      host: '',
-      port: 0,
-      status: 0,
-      bytesUp: 0,
-      bytesDown: 0,
-      packetsUp: 0,
-      packetsDown: 0,
-      allowed: true,
-      rule: '',
-      error: '',
-      ...init,
+      service: init.service,
+      clientAddr: init.clientAddr,
+      clientPort: init.clientPort,
+      user: init.user ?? '',
+      method: init.method ?? '',
+      url: init.url ?? '',
+      host: init.host ?? '',
+      port: init.port ?? 0,
+      status: init.status ?? 0,
+      bytesUp: init.bytesUp ?? 0,
+      bytesDown: init.bytesDown ?? 0,
+      packetsUp: init.packetsUp ?? 0,
+      packetsDown: init.packetsDown ?? 0,
+      allowed: init.allowed ?? true,
+      rule: init.rule ?? '',
+      error: init.error ?? '',
     };
     const rec = new Rec(this, this.nextId++, start ?? this.clock(), fields);
     this.open_.set(rec.id, rec);
@@ -113,7 +116,28 @@ class RecorderImpl implements Recorder {
     this.active--;
     if (!write) return;
     this.total++;
-    this.sink({ ...rec.fields, ts: rec.start, durationMs: Math.max(0, this.clock() - rec.start) });
+    const f = rec.fields;
+    // spelled out: a spread of the fields costs several times more, once per request
+    this.sink({
+      ts: rec.start,
+      service: f.service,
+      clientAddr: f.clientAddr,
+      clientPort: f.clientPort,
+      user: f.user,
+      method: f.method,
+      url: f.url,
+      host: f.host,
+      port: f.port,
+      status: f.status,
+      bytesUp: f.bytesUp,
+      bytesDown: f.bytesDown,
+      packetsUp: f.packetsUp,
+      packetsDown: f.packetsDown,
+      durationMs: Math.max(0, this.clock() - rec.start),
+      allowed: f.allowed,
+      rule: f.rule,
+      error: f.error,
+    });
   }
 
   live(): LiveConnection[] {

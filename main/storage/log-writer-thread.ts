@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { LogRow } from '../contract/index.js';
 import { DB_FILE, type Db } from './db.js';
-import { LogWriter } from './log-writer.js';
+import { LogWriter, withId } from './log-writer.js';
 import type { RetentionLimits } from './log-retention.js';
 import type { FromWriter, ToWriter, WriterWorkerData } from './log-writer-worker.js';
 import { spawnWorker } from './spawn-worker.js';
@@ -180,7 +180,7 @@ export class ThreadedLogWriter {
     switch (m.type) {
       case 'written': {
         const out: LogRow[] = new Array(m.ids.length);
-        for (let i = 0; i < m.ids.length; i++) out[i] = { ...this.sent[this.sentHead + i]!, id: m.ids[i]! };
+        for (let i = 0; i < m.ids.length; i++) out[i] = withId(this.sent[this.sentHead + i]!, m.ids[i]!);
         this.sentHead += m.ids.length;
         if (this.sentHead > 4096 && this.sentHead * 2 > this.sent.length) {
           this.sent = this.sent.slice(this.sentHead);

@@ -67,13 +67,65 @@ export function aggregate(rows: readonly NewRow[]): { minute: Agg[]; hour: Agg[]
   return { minute: [...minute.values()], hour: [...hour.values()] };
 }
 
+/** rows per multi-row INSERT, and parameters per row */
+const GROUP = 32;
+const ROW_PARAMS = 18;
+
+function bindRow(p: unknown[], o: number, r: NewRow): void {
+  p[o] = r.ts;
+  p[o + 1] = r.service;
+  p[o + 2] = r.clientAddr;
+  p[o + 3] = r.clientPort;
+  p[o + 4] = r.user;
+  p[o + 5] = r.method;
+  p[o + 6] = r.url;
+  p[o + 7] = r.host;
+  p[o + 8] = r.port;
+  p[o + 9] = r.status;
+  p[o + 10] = r.bytesUp;
+  p[o + 11] = r.bytesDown;
+  p[o + 12] = r.packetsUp;
+  p[o + 13] = r.packetsDown;
+  p[o + 14] = r.durationMs;
+  p[o + 15] = r.allowed ? 1 : 0;
+  p[o + 16] = r.rule;
+  p[o + 17] = r.error;
+}
+
+/** The row with its id, as a fresh object of one fixed shape (a spread costs several times more). */
+export function withId(r: NewRow, id: number): LogRow {
+  return {
+    id,
+    ts: r.ts,
+    service: r.service,
+    clientAddr: r.clientAddr,
+    clientPort: r.clientPort,
+    user: r.user,
+    method: r.method,
+    url: r.url,
+    host: r.host,
+    port: r.port,
+    status: r.status,
+    bytesUp: r.bytesUp,
+    bytesDown: r.bytesDown,
+    packetsUp: r.packetsUp,
+    packetsDown: r.packetsDown,
+    durationMs: r.durationMs,
+    allowed: r.allowed,
+    rule: r.rule,
+    error: r.error,
+  };
+}
+
 export class LogWriter {
   private queue: NewRow[] = [];
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private readonly listeners = new Set<(rows: LogRow[]) => void>();
   private readonly insert;
+  private readonly insertGroup;
   private readonly insertFts;
+  private readonly insertFtsGroup;
   private readonly upsertAgg;
   private readonly writeTx;
   private readonly delayMs: number;
@@ -92,12 +144,14 @@ export class LogWriter {
     this.delayMs = opts.delayMs ?? 200;
     this.maxBatch = opts.maxBatch ?? 1000;
     this.sliceMs = opts.sliceMs ?? 8;
-    this.insert = db.prepare(
-      `INSERT INTO log (ts, service, client_addr, client_port, user, method, url, host, port, status,
-        bytes_up, bytes_down, packets_up, packets_down, duration_ms, allowed, rule, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    const COLS = `INSERT INTO log (ts, service, client_addr, client_port, user, method, url, host, port, status,
+        bytes_up, bytes_down, packets_up, packets_down, duration_ms, allowed, rule, error) VALUES `;
+    const one = `(${new Array(ROW_PARAMS).fill('?').join(', ')})`;
+    this.insert = db.prepare(COLS + one);
+    // GROUP rows per statement: binding and running one statement per row costs more than the insert itself
+    this.insertGroup = db.prepare(COLS + new Array(GROUP).fill(one).join(', '));
     this.insertFts = db.prepare('INSERT INTO log_fts (rowid, text) VALUES (?, ?)');
+    this.insertFtsGroup = db.prepare(`INSERT INTO log_fts (rowid, text) VALUES ${new Array(GROUP).fill('(?, ?)').join(', ')}`);
     this.upsertAgg = db.prepare(
       `INSERT INTO log_agg (res, dim, bucket, key, requests, denied, errors, bytes_up, bytes_down, duration_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -106,19 +160,35 @@ export class LogWriter {
          bytes_up = bytes_up + excluded.bytes_up, bytes_down = bytes_down + excluded.bytes_down,
          duration_ms = duration_ms + excluded.duration_ms`,
     );
+    const params: unknown[] = new Array(GROUP * ROW_PARAMS);
+    const ftsParams: unknown[] = new Array(GROUP * 2);
     // writes queue[0..n) or fewer when the deadline passes; returns the rows with their ids
     this.writeTx = db.transaction((rows: NewRow[], n: number, deadline: number): LogRow[] => {
       const out: LogRow[] = [];
-      for (let i = 0; i < n; i++) {
-        const r = rows[i]!;
-        const info = this.insert.run(
-          r.ts, r.service, r.clientAddr, r.clientPort, r.user, r.method, r.url, r.host, r.port, r.status,
-          r.bytesUp, r.bytesDown, r.packetsUp, r.packetsDown, r.durationMs, r.allowed ? 1 : 0, r.rule, r.error,
-        );
-        const id = Number(info.lastInsertRowid);
-        this.insertFts.run(id, rowSearchText(r.host, r.url));
-        out.push({ ...r, id });
-        if ((i & 31) === 31 && performance.now() > deadline) break;
+      let i = 0;
+      while (i < n) {
+        if (n - i >= GROUP) {
+          for (let j = 0; j < GROUP; j++) bindRow(params, j * ROW_PARAMS, rows[i + j]!);
+          // one statement: the rowids are consecutive, ending at the last one
+          const last = Number(this.insertGroup.run(params).lastInsertRowid);
+          for (let j = 0; j < GROUP; j++) {
+            const r = rows[i + j]!;
+            const id = last - GROUP + 1 + j;
+            ftsParams[j * 2] = id;
+            ftsParams[j * 2 + 1] = rowSearchText(r.host, r.url);
+            out.push(withId(r, id));
+          }
+          this.insertFtsGroup.run(ftsParams);
+          i += GROUP;
+        } else {
+          const r = rows[i]!;
+          bindRow(params, 0, r);
+          const id = Number(this.insert.run(params.slice(0, ROW_PARAMS)).lastInsertRowid);
+          this.insertFts.run(id, rowSearchText(r.host, r.url));
+          out.push(withId(r, id));
+          i++;
+        }
+        if ((i & 31) === 0 && performance.now() > deadline) break;
       }
       const { minute, hour } = aggregate(out);
       for (const a of minute) this.upsertAgg.run(AGG_MINUTE, ...a);

@@ -378,6 +378,8 @@ export class BodyFramer {
           } else if (c === 13) {
             this.state = C.SizeLf;
             i++;
+          } else if (c === LF) {
+            return this.fail('a chunk size line does not end in CRLF');
           } else return this.fail('a chunk size is not hexadecimal');
           break;
         }

@@ -79,6 +79,7 @@ const NO_BODY_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE',
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 const MAX_FIELDS = 500;
+const isContentLength = (lower: string) => lower === 'content-length';
 const RESPONSE_HEAD_MAX = 64 * 1024;
 /** bytes of request body held while the origin connection is being set up */
 const UP_QUEUE_MAX = 256 * 1024;
@@ -736,8 +737,10 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     const decode = (ex.decode = framing.kind === 'chunked' && ex.req.minor === 0);
     if (framing.kind === 'close' || decode || c.closing) ex.closeAfter = true;
     ex.resFramer = decode ? new BodyFramer(framing, (b, s, e) => writeDown(ex, o, b.subarray(s, e))) : new BodyFramer(framing);
-    let head = `HTTP/1.1 ${h.status} ${h.reason}\r\n${forwardFields(h.raw)}`;
-    if (framing.kind === 'chunked' && !decode) head += 'Transfer-Encoding: chunked\r\n';
+    // the length goes on as one value (RFC 9110 §8.6 allows "5, 5"; strict parsers refuse it)
+    let head = `HTTP/1.1 ${h.status} ${h.reason}\r\n${forwardFields(h.raw, framing.kind === 'length' ? isContentLength : undefined)}`;
+    if (framing.kind === 'length') head += `Content-Length: ${framing.length}\r\n`;
+    else if (framing.kind === 'chunked' && !decode) head += 'Transfer-Encoding: chunked\r\n';
     if (ex.closeAfter) head += 'Connection: close\r\n';
     else if (ex.req.minor === 0) head += 'Connection: keep-alive\r\n';
     head += '\r\n';
