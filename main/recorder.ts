@@ -43,6 +43,11 @@ export interface Recorder {
   live(): LiveConnection[];
   /** ends the live connections that match; returns how many */
   kill(match: (c: LiveConnection) => boolean): number;
+  /**
+   * The log is far behind (its writer runs at low priority and yields to the proxies): engines
+   * take new work only as fast as it writes, so waiting rows cannot grow without bound.
+   */
+  readonly congested: boolean;
 }
 
 export type RowSink = (row: Omit<LogRow, 'id'>) => void;
@@ -81,7 +86,12 @@ class RecorderImpl implements Recorder {
   constructor(
     private readonly sink: RowSink,
     private readonly clock: () => number,
+    private readonly backlogged: () => boolean,
   ) {}
+
+  get congested(): boolean {
+    return this.backlogged();
+  }
 
   open(init: Pick<RecordFields, 'service' | 'clientAddr' | 'clientPort'> & Partial<RecordFields>, start?: number): ConnRecord {
     // one fixed shape for every record (a spread of `init` would make one per call site)
@@ -158,6 +168,28 @@ class RecorderImpl implements Recorder {
   }
 }
 
-export function createRecorder(sink: RowSink, clock: () => number = Date.now): Recorder {
-  return new RecorderImpl(sink, clock);
+export function createRecorder(sink: RowSink, clock: () => number = Date.now, backlogged: () => boolean = () => false): Recorder {
+  return new RecorderImpl(sink, clock, backlogged);
+}
+
+/** How often a connection held back by a congested log looks again (ms). */
+export const CONGESTION_RETRY_MS = 20;
+
+/**
+ * Starts `go` for a new connection once the log keeps up: at once when it does, else the
+ * socket waits paused (its bytes stay in the kernel) and is looked at again every few ms.
+ */
+export function whenLogKeepsUp(recorder: Recorder, socket: { pause(): void; resume(): void; destroyed: boolean; on(e: 'error', l: () => void): unknown; removeListener(e: 'error', l: () => void): unknown; destroy(): void }, go: () => void): void {
+  if (!recorder.congested) return go();
+  socket.pause();
+  const onError = () => socket.destroy();
+  socket.on('error', onError);
+  const retry = () => {
+    if (socket.destroyed) return;
+    if (recorder.congested) return void setTimeout(retry, CONGESTION_RETRY_MS);
+    socket.removeListener('error', onError);
+    socket.resume();
+    go();
+  };
+  setTimeout(retry, CONGESTION_RETRY_MS);
 }

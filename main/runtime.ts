@@ -59,6 +59,8 @@ export interface RuntimeOptions {
   watchMs?: number;
   /** log writer batching (ms) */
   logDelayMs?: number;
+  /** rows waiting for the log's writer before the proxies take new work more slowly (default 100,000) */
+  logBacklogMax?: number;
 }
 
 export interface Runtime {
@@ -90,6 +92,9 @@ function findRendererDir(): string | null {
   return null;
 }
 
+/** rows waiting for the log's writer before the proxies take new work more slowly (see Recorder.congested) */
+const LOG_BACKLOG_MAX = 100_000;
+
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const logger = opts.logger ?? createLogger();
   const db = openDb(opts.dataDir);
@@ -111,7 +116,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   // the log's writing and reading threads, its query/export/statistics methods and retention
   const log = createLogHandlers({ db, dataDir: opts.dataDir, version: VERSION, settings: () => settings, emit: (e) => control.emit(e), logger: logger.child('log'), delayMs: opts.logDelayMs });
   const writer = log.writer;
-  const recorder = createRecorder((row) => writer.push(row));
+  const backlogMax = opts.logBacklogMax ?? LOG_BACKLOG_MAX;
+  const recorder = createRecorder((row) => writer.push(row), Date.now, () => writer.pending > backlogMax);
   const users = new UsersRepo(db);
   const rulesRepo = new RulesRepo(db, () => ({
     users: new Set(users.list().map((u) => u.name.toLowerCase())),

@@ -7,7 +7,8 @@
  * See ThreadedLogWriter (log-writer-thread.ts) for the other side.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { statSync } from 'node:fs';
+import { readlinkSync, statSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import Database from 'better-sqlite3';
 import { LogWriter } from './log-writer.js';
 import { pruneStep, type RetentionLimits } from './log-retention.js';
@@ -40,6 +41,22 @@ export type FromWriter =
 const port = parentPort!;
 const data = workerData as WriterWorkerData;
 const post = (m: FromWriter, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
+
+/**
+ * Writing the log is background work: on Linux this thread yields the CPU to the proxies
+ * (nice 10) while both want it, and catches up whenever they wait on the network. Rows
+ * never wait on it: they queue in memory (see log-writer-thread.ts).
+ */
+function lowerPriority(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (tid > 0) setPriority(tid, 10);
+  } catch {
+    // not allowed or not available: run at normal priority
+  }
+}
+lowerPriority();
 
 const db = new Database(data.file);
 db.pragma('busy_timeout = 5000');

@@ -24,7 +24,7 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(overrides: Partial<Settings> = {}, opts: { admin?: boolean } = {}): Promise<TestGateway> {
+export async function startGateway(overrides: Partial<Settings> = {}, opts: { admin?: boolean; logBacklogMax?: number } = {}): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gh-test-'));
   const rt = await startRuntime({
     dataDir,
@@ -34,6 +34,7 @@ export async function startGateway(overrides: Partial<Settings> = {}, opts: { ad
     logger: silentLogger,
     logDelayMs: 20,
     watchMs: 100,
+    logBacklogMax: opts.logBacklogMax,
   });
   const http = rt.status().services.find((s) => s.name === 'http')!;
   const socks = rt.status().services.find((s) => s.name === 'socks')!;

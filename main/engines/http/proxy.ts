@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import type { Policy } from '../../policy/policy.js';
 import { parseBasic, type Authenticator, type AuthUser } from '../../policy/auth.js';
 import { ThrottleStream, type Lease, type Limiter } from '../../policy/limits.js';
-import type { ConnRecord, Recorder } from '../../recorder.js';
+import { CONGESTION_RETRY_MS, type ConnRecord, type Recorder } from '../../recorder.js';
 import { hostPort, isLoopbackOrOwn, normalizeAddr, ownAddresses, parseAuthority } from '../../net/addresses.js';
 import { dial } from '../../net/dialer.js';
 import { copyOut, fastReader, giveBack, relay, sharedOnread } from '../../net/relay.js';
@@ -420,6 +420,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
   /** Reads the next request head from the buffered bytes, if it is all there. */
   function nextRequest(c: ClientConn): void {
     if (!c.buf || c.ex || c.detached) return;
+    if (recorder.congested) return logCongested(c);
     const r = parseRequestHead(c.buf, headLimits);
     if (r.kind === 'more') return;
     if (r.kind === 'error') {
@@ -449,6 +450,18 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     rec.onKill(c.socket);
     if (rest) onClientData(c, rest);
     if (c.ex === ex && !ex.finished) startExchange(ex, framing);
+  }
+
+  /** The log is far behind: this connection's next request waits (see Recorder.congested). */
+  function logCongested(c: ClientConn): void {
+    if (c.socket.destroyed) return;
+    c.socket.pause();
+    c.deadline = Date.now() + limits.headerTimeoutMs;
+    setTimeout(() => {
+      if (c.socket.destroyed || c.ex) return;
+      if (!recorder.congested) c.socket.resume();
+      nextRequest(c);
+    }, CONGESTION_RETRY_MS);
   }
 
   function startExchange(ex: Exchange, framing: Framing): void {

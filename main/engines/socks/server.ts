@@ -11,7 +11,7 @@ import net from 'node:net';
 import type { Policy } from '../../policy/policy.js';
 import type { Authenticator } from '../../policy/auth.js';
 import type { Lease, Limiter } from '../../policy/limits.js';
-import type { ConnRecord, Recorder } from '../../recorder.js';
+import { whenLogKeepsUp, type ConnRecord, type Recorder } from '../../recorder.js';
 import { normalizeAddr, hostPort } from '../../net/addresses.js';
 import { dial } from '../../net/dialer.js';
 import { fastReader, relay, type FastReader } from '../../net/relay.js';
@@ -469,7 +469,7 @@ class Session {
 
 export function createSocksProxy(opts: SocksOptions): SocksProxy {
   const engine: Engine = { limits: opts.limits, opts, sessions: new Set() };
-  const onConnection = (socket: net.Socket) => void new Session(engine, socket);
+  const onConnection = (socket: net.Socket) => whenLogKeepsUp(opts.recorder, socket, () => void new Session(engine, socket));
   const servers = new Set<net.Server>();
   return {
     createServer() {
