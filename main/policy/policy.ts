@@ -51,6 +51,10 @@ export const RULE_SOURCES = 'allowed-sources';
 export const RULE_CONNECT_PORTS = 'connect-ports';
 export const RULE_DEFAULT = 'default';
 
+/** the decisions of the default action: shared, never changed by their users */
+const DEFAULT_ALLOW: Decision = Object.freeze({ allow: true, rule: RULE_DEFAULT, ruleId: null, reason: 'allowed by the default action', route: 'direct' });
+const DEFAULT_DENY: Decision = Object.freeze({ allow: false, rule: RULE_DEFAULT, ruleId: null, reason: 'no rule allows this, and the default action is deny', route: 'direct' });
+
 export class GatewayPolicy implements Policy {
   private sources = new SourceSet([]);
   private sourcesText = '';
@@ -99,7 +103,7 @@ export class GatewayPolicy implements Policy {
         route: 'direct',
       };
     }
-    const req = { ...input, time: input.time ?? this.clock() };
+    const req = this.rules.length === 0 || input.time !== undefined ? (input as DecideInput & { time: number }) : { ...input, time: this.clock() };
     for (const c of this.rules) {
       if (!c.matches(req)) continue;
       const r = c.rule;
@@ -121,8 +125,6 @@ export class GatewayPolicy implements Policy {
       }
       return d;
     }
-    return this.defaultAllow
-      ? { allow: true, rule: RULE_DEFAULT, ruleId: null, reason: 'allowed by the default action', route: 'direct' }
-      : { allow: false, rule: RULE_DEFAULT, ruleId: null, reason: 'no rule allows this, and the default action is deny', route: 'direct' };
+    return this.defaultAllow ? DEFAULT_ALLOW : DEFAULT_DENY;
   }
 }

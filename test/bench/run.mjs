@@ -66,6 +66,7 @@ async function wrk(target, conns, proxyPath) {
 }
 
 const BULK_RUNS = Number(process.env.BENCH_BULK_RUNS ?? '5');
+const LOAD_RUNS = Number(process.env.BENCH_LOAD_RUNS ?? '3');
 const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Median MiB/s of BULK_RUNS transfers (loopback throughput varies a lot from run to run). */
@@ -113,18 +114,24 @@ async function main() {
     await new Promise((r) => setTimeout(r, 1000));
     const direct = `http://127.0.0.1:${port}`;
     const proxy = `http://${ready.http}`;
-    console.log(`Gatehouse benchmark: ${twoCores ? 'proxy on core 0, origin and load on core 1' : 'one core (figures less stable)'}; ${DURATION} s per load run, ${BULK_MB} MiB per transfer, median of ${BULK_RUNS}`);
+    console.log(`Gatehouse benchmark: ${twoCores ? 'proxy on core 0, origin and load on core 1' : 'one core (figures less stable)'}; ${DURATION} s per load run, median of ${LOAD_RUNS}; ${BULK_MB} MiB per transfer, median of ${BULK_RUNS}`);
     console.log(`${'figure'.padEnd(34)} ${'direct'.padStart(10)} ${'proxy'.padStart(10)} ${'unit'.padEnd(6)} ${'ratio'.padStart(7)}`);
     // warm up both paths
     await wrk(`${direct}/small`, 10, null);
     await wrk(proxy + '/', 10, `${direct}/small`);
     const results = {};
     for (const c of [1, 50]) {
-      const d = await wrk(`${direct}/small`, c, null);
-      const p = await wrk(proxy + '/', c, `${direct}/small`);
-      results[`rps${c}`] = row(`small requests/s, keep-alive, ${c} conn`, d.rps, p.rps, 'req/s');
-      row(`  latency p50, ${c} conn`, d.p50, p.p50, 'ms', 3, false);
-      row(`  latency p99, ${c} conn`, d.p99, p.p99, 'ms', 3, false);
+      // direct and proxied runs alternate, LOAD_RUNS of each; medians are compared (a shared machine drifts)
+      const ds = [];
+      const ps = [];
+      for (let i = 0; i < LOAD_RUNS; i++) {
+        ds.push(await wrk(`${direct}/small`, c, null));
+        ps.push(await wrk(proxy + '/', c, `${direct}/small`));
+      }
+      const med = (xs, k) => median(xs.map((x) => x[k]));
+      results[`rps${c}`] = row(`small requests/s, keep-alive, ${c} conn`, med(ds, 'rps'), med(ps, 'rps'), 'req/s');
+      row(`  latency p50, ${c} conn`, med(ds, 'p50'), med(ps, 'p50'), 'ms', 3, false);
+      row(`  latency p99, ${c} conn`, med(ds, 'p99'), med(ps, 'p99'), 'ms', 3, false);
     }
     const bulkDirect = await curlSpeed([`${direct}/bulk?mb=${BULK_MB}`]);
     const bulkProxy = await curlSpeed(['-x', proxy, `${direct}/bulk?mb=${BULK_MB}`]);

@@ -219,9 +219,12 @@ class Exchange {
   upTh: ThrottleStream | null = null;
   head = '';
   target: Target | null = null;
+  framing: Framing | null = null;
   upgrade = false;
   /** chunked response decoded for an HTTP/1.0 client */
   decode = false;
+  /** the response head, waiting to leave with the first body bytes */
+  headOut: string | null = null;
   constructor(
     readonly client: ClientConn,
     readonly req: RequestHead,
@@ -465,29 +468,34 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
   }
 
   function startExchange(ex: Exchange, framing: Framing): void {
-    const c = ex.client;
     const t = parseTarget(ex.req.target, limits.maxUrlLength);
     if (t instanceof HttpFail) return httpFail(ex, t);
     ex.target = t;
+    ex.framing = framing;
     ex.rec.set({ host: t.host, port: t.port, url: t.url });
+    if (limits.login === 'off') return admit(ex, undefined);
+    identify(field(ex.req.raw, 'proxy-authorization'), ex.client.clientAddr, ex.rec, (who) => admit(ex, who));
+  }
+
+  /** The requester is known (or need not be): ask the policy, then send the request on. */
+  function admit(ex: Exchange, who: AuthUser | undefined | HttpFail): void {
+    if (ex.finished) return;
+    if (who instanceof HttpFail) {
+      if (who.status === 407) ex.closeAfter ||= !ex.reqDone;
+      return httpFail(ex, who);
+    }
+    if (who) ex.rec.set({ user: who.name });
+    const t = ex.target!;
+    const d = decide(ex.rec, ex.client.clientAddr, t.host, t.port, ex.req.method, who);
+    if (d instanceof HttpFail) return httpFail(ex, d);
+    ex.lease = d.lease;
+    if (isSelf(t.host, t.port) || looped(ex.req.raw)) {
+      return httpFail(ex, new HttpFail(508, 'Request loop', `The request for ${t.authority} would reach Gatehouse itself.`, 'proxy_loop_detected'));
+    }
     const upgradeTo = field(ex.req.raw, 'upgrade');
     ex.upgrade = upgradeTo !== undefined && hasToken(field(ex.req.raw, 'connection'), 'upgrade');
-    identify(field(ex.req.raw, 'proxy-authorization'), c.clientAddr, ex.rec, (who) => {
-      if (ex.finished) return;
-      if (who instanceof HttpFail) {
-        if (who.status === 407) ex.closeAfter ||= !ex.reqDone;
-        return httpFail(ex, who);
-      }
-      if (who) ex.rec.set({ user: who.name });
-      const d = decide(ex.rec, c.clientAddr, t.host, t.port, ex.req.method, who);
-      if (d instanceof HttpFail) return httpFail(ex, d);
-      ex.lease = d.lease;
-      if (isSelf(t.host, t.port) || looped(ex.req.raw)) {
-        return httpFail(ex, new HttpFail(508, 'Request loop', `The request for ${t.authority} would reach Gatehouse itself.`, 'proxy_loop_detected'));
-      }
-      ex.head = requestHead(ex, t, framing, upgradeTo);
-      sendRequest(ex);
-    });
+    ex.head = requestHead(ex, t, ex.framing!, upgradeTo);
+    sendRequest(ex);
   }
 
   /** The head sent to the origin: origin-form target, Host from the URL (RFC 9112 §3.2.2), our framing. */
@@ -719,13 +727,11 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
         informational(ex, h);
         continue;
       }
-      // head and first body bytes leave in one write
-      const cs = ex.client.socket;
-      cs.cork();
       responseHead(ex, o, h);
       const rf = ex.resFramer as BodyFramer | null; // set by responseHead
       if (!ex.finished && rf && (at < buf.length || rf.done)) responseBody(ex, o, buf, at);
-      cs.uncork();
+      // no body bytes came with the head (or it failed): the head goes alone
+      if (ex.headOut !== null) sendHead(ex, null);
       return;
     }
   }
@@ -768,7 +774,24 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       th.on('drain', () => o.socket.resume());
     }
     ex.bytesDown += head.length;
-    c.socket.write(head, 'latin1');
+    // held until the first body bytes, so a small response leaves in one write
+    if (ex.downTh) c.socket.write(head, 'latin1');
+    else ex.headOut = head;
+  }
+
+  /** Writes the held response head, with `body` in the same buffer when it is small. */
+  function sendHead(ex: Exchange, body: Buffer | null): boolean {
+    const head = ex.headOut!;
+    ex.headOut = null;
+    const s = ex.client.socket;
+    if (body && body.length <= 16 * 1024) {
+      const out = Buffer.allocUnsafe(head.length + body.length);
+      out.write(head, 0, 'latin1');
+      body.copy(out, head.length);
+      return s.write(out);
+    }
+    const ok = s.write(head, 'latin1');
+    return body ? s.write(body) : ok;
   }
 
   function writeDown(ex: Exchange, o: OriginConn, b: Buffer): void {
@@ -777,7 +800,8 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       return;
     }
     ex.bytesDown += b.length;
-    if (!ex.client.socket.write(b)) o.socket.pause();
+    const ok = ex.headOut !== null ? sendHead(ex, b) : ex.client.socket.write(b);
+    if (!ok) o.socket.pause();
   }
 
   function responseBody(ex: Exchange, o: OriginConn, buf: Buffer, from: number): void {
@@ -792,6 +816,8 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
   }
 
   function responseDone(ex: Exchange, o: OriginConn, extra: Buffer | null): void {
+    if (ex.headOut !== null) sendHead(ex, null); // a response without body bytes
+
     // bytes after the response, or a request still being sent: the connection cannot be reused
     if (extra || !ex.reqDone || !ex.originReusable) {
       ex.origin = null;
