@@ -200,6 +200,7 @@ export function parseResponseHead(buf: Buffer, from: number, maxHeaderSize: numb
   if (!m) return ERR(502, `"${sl.slice(0, 80)}" is not an HTTP status line`);
   const minor = version(m[1]!);
   if (minor < 0) return ERR(502, `the origin answered with ${m[1]}`);
+  if (m[2]!.charCodeAt(0) === 48) return ERR(502, `"${m[2]}" is not a status code`);
   const raw: string[] = [];
   const bad = fields(ls, raw, true, 1000);
   if (bad) return ERR(502, bad);

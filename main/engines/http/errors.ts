@@ -40,12 +40,17 @@ export function failFromErrno(err: NodeJS.ErrnoException, host: string): HttpFai
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   403: 'Forbidden',
+  407: 'Proxy Authentication Required',
   404: 'Not Found',
   408: 'Request Timeout',
   414: 'URI Too Long',
+  429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
   502: 'Bad Gateway',
   504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
   508: 'Loop Detected',
 };
 
@@ -68,5 +73,6 @@ h1{font-size:1.4rem;margin:0 0 .5rem}p{margin:.5rem 0}small{color:#6b7280}</styl
 }
 
 export function proxyStatusHeader(f: HttpFail): string {
-  return `gatehouse; error=${f.proxyError}; details="${f.detail.replace(/["\\]/g, '')}"`;
+  // details may quote what the client sent: only printable ASCII goes into a header
+  return `gatehouse; error=${f.proxyError}; details="${f.detail.replace(/["\\]/g, '').replace(/[^\x20-\x7e]/g, ' ')}"`;
 }

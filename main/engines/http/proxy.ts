@@ -79,6 +79,8 @@ const NO_BODY_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE',
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 const MAX_FIELDS = 500;
+/** error pages one connection gets before it is closed (a pipelined burst of bad requests) */
+const MAX_FAILURES = 32;
 const isContentLength = (lower: string) => lower === 'content-length';
 const RESPONSE_HEAD_MAX = 64 * 1024;
 /** bytes of request body held while the origin connection is being set up */
@@ -152,6 +154,20 @@ export function parseTarget(raw: string, maxUrlLength: number): Target | HttpFai
   return { scheme, host, port, authority, path, url: `${scheme}://${authority}${path}` };
 }
 
+/**
+ * Ends our side, keeps reading (and dropping) what the peer still sends so a reset does not wipe
+ * the answer, and destroys the socket 2 s after the last byte has left (a client that never
+ * reads is cut by the sweeper's idle deadline).
+ */
+function endSoon(socket: net.Socket, last?: string): void {
+  if (last !== undefined) socket.end(last);
+  else socket.end();
+  if (socket.isPaused()) socket.resume();
+  const later = () => setTimeout(() => socket.destroy(), 2000).unref();
+  if (socket.writableFinished) later();
+  else socket.once('finish', later);
+}
+
 function clientOf(socket: net.Socket): { clientAddr: string; clientPort: number } {
   return { clientAddr: normalizeAddr(socket.remoteAddress), clientPort: socket.remotePort ?? 0 };
 }
@@ -179,8 +195,12 @@ class ClientConn {
   deadline: number;
   /** close once the current response is done */
   closing = false;
-  /** handed over to a tunnel: no longer ours to read */
+  /** handed over to a tunnel, or closing: no longer ours to read */
   detached = false;
+  /** our side is ended; the socket goes once its last bytes left (or at `deadline`) */
+  ending = false;
+  /** error pages answered on this connection: past a few dozen, it is closed */
+  failures = 0;
   readonly clientAddr: string;
   readonly clientPort: number;
   constructor(
@@ -252,6 +272,8 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
   const pool = new Map<string, OriginConn[]>();
   /** open tunnels and upgrades: each entry closes both of its sockets */
   const tunnels = new Set<() => void>();
+  /** CONNECT clients between their request and their tunnel (signing in, dialling) */
+  const connecting = new Set<net.Socket>();
   let sweeper: NodeJS.Timeout | null = null;
 
   // ---------------------------------------------------------------- who and whether
@@ -332,22 +354,20 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
 
   // ---------------------------------------------------------------- failing
 
-  function failResponse(f: HttpFail, close: boolean): string {
+  function failResponse(f: HttpFail, close: boolean, keepAlive10 = false): string {
     const body = errorPage(f);
     return (
       `HTTP/1.1 ${f.status} ${statusText(f.status)}\r\nContent-Type: text/html; charset=utf-8\r\n` +
       (f.status === 407 ? `Proxy-Authenticate: ${CHALLENGE}\r\n` : '') +
       `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nProxy-Status: ${proxyStatusHeader(f)}\r\n` +
-      `Via: ${via}\r\n${close ? 'Connection: close\r\n' : ''}\r\n${body}`
+      `Via: ${via}\r\n${close ? 'Connection: close\r\n' : keepAlive10 ? 'Connection: keep-alive\r\n' : ''}\r\n${body}`
     );
   }
 
   /** A whole error response on a socket we are about to give up (CONNECT, Upgrade, parse errors), then close. */
   function socketFail(socket: net.Socket, f: HttpFail, rec?: ConnRecord): void {
     rec?.set({ status: f.status, error: rec.fields.error || f.detail });
-    if (socket.writable) socket.end(failResponse(f, true));
-    // give the reply a moment to leave, then make sure the socket is gone
-    setTimeout(() => socket.destroy(), 2000).unref();
+    endSoon(socket, socket.writable ? failResponse(f, true) : undefined);
   }
 
   /** One failure path for exchanges: answer with the page if nothing was sent yet, else cut the connection. */
@@ -355,13 +375,22 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     if (ex.finished) return;
     ex.rec.set({ status: f.status, error: ex.rec.fields.error || f.detail });
     dropOrigin(ex);
+    if (ex.headOut !== null) {
+      // the origin's head was held back and never left: the page replaces it
+      ex.bytesDown -= ex.headOut.length;
+      ex.headOut = null;
+      ex.resHeadSent = false;
+      ex.closeAfter = true;
+    }
     if (ex.resHeadSent || ex.client.socket.destroyed) {
       ex.client.socket.destroy();
       return;
     }
     // the rest of an unread request body would be taken for the next request
     if (!ex.reqDone) ex.closeAfter = true;
-    const page = failResponse(f, ex.closeAfter || ex.client.closing);
+    if (++ex.client.failures > MAX_FAILURES) ex.closeAfter = true;
+    const close = ex.closeAfter || ex.client.closing;
+    const page = failResponse(f, close, !close && ex.req.minor === 0);
     ex.resHeadSent = true;
     ex.bytesDown += Buffer.byteLength(page);
     ex.client.socket.write(page);
@@ -382,9 +411,17 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       c.ex?.downTh?.resume();
     });
     socket.on('end', () => {
-      // half-close from the client: answer what was asked, then close
       c.closing = true;
-      if (!c.ex && !c.detached) socket.end();
+      if (c.detached) return;
+      const ex = c.ex;
+      if (!ex) return void socket.end();
+      // the client ended its side with a request in flight: browsers do that when they give up, so
+      // the exchange ends (as with node's http server): origin connection, slot and record go now
+      if (!ex.finished) {
+        ex.rec.set({ error: ex.rec.fields.error || (ex.resHeadSent ? 'client closed during the response' : 'client closed before the response') });
+        dropOrigin(ex);
+      }
+      socket.destroy();
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
@@ -417,6 +454,8 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       if (c.buf.length > limits.maxHeaderSize) c.socket.pause();
       return;
     }
+    // a head can only be complete once a line ends: a head dripped byte by byte is not rescanned per byte
+    if (chunk.indexOf(10) < 0 && c.buf.length <= limits.maxHeaderSize && c.buf !== chunk) return;
     nextRequest(c);
   }
 
@@ -754,12 +793,19 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     ex.originReusable = !ex.upTh && framing.kind !== 'close' && (h.minor === 1 ? !hasToken(conn, 'close') : hasToken(conn, 'keep-alive'));
     // an HTTP/1.0 client cannot read chunks: decode them and end the body by closing
     const decode = (ex.decode = framing.kind === 'chunked' && ex.req.minor === 0);
-    if (framing.kind === 'close' || decode || c.closing) ex.closeAfter = true;
+    if (framing.kind === 'close' || decode || c.closing || !ex.reqDone) ex.closeAfter = true;
     ex.resFramer = decode ? new BodyFramer(framing, (b, s, e) => writeDown(ex, o, b.subarray(s, e))) : new BodyFramer(framing);
     // the length goes on as one value (RFC 9110 §8.6 allows "5, 5"; strict parsers refuse it)
-    let head = `HTTP/1.1 ${h.status} ${h.reason}\r\n${forwardFields(h.raw, framing.kind === 'length' ? isContentLength : undefined)}`;
+    // the framing is ours to state: Content-Length only for a length body (RFC 9112 §6.3: never beside
+    // Transfer-Encoding), and one value of it
+    let head = `HTTP/1.1 ${h.status} ${h.reason}\r\n${forwardFields(h.raw, framing.kind === 'none' ? undefined : isContentLength)}`;
     if (framing.kind === 'length') head += `Content-Length: ${framing.length}\r\n`;
     else if (framing.kind === 'chunked' && !decode) head += 'Transfer-Encoding: chunked\r\n';
+    else if (framing.kind === 'close') {
+      // a transfer coding other than chunked (the body then ends with the connection): the client decodes it
+      const te = field(h.raw, 'transfer-encoding');
+      if (te !== undefined) head += `Transfer-Encoding: ${te}\r\n`;
+    }
     if (ex.closeAfter) head += 'Connection: close\r\n';
     else if (ex.req.minor === 0) head += 'Connection: keep-alive\r\n';
     head += '\r\n';
@@ -769,9 +815,12 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       const th = (ex.downTh = new ThrottleStream(ex.lease.down));
       th.on('data', (b: Buffer) => {
         ex.bytesDown += b.length;
+        ex.last = Date.now();
         if (!c.socket.write(b)) th.pause();
       });
-      th.on('drain', () => o.socket.resume());
+      th.on('drain', () => {
+        if (o.ex === ex) o.socket.resume();
+      });
     }
     ex.bytesDown += head.length;
     // held until the first body bytes, so a small response leaves in one write
@@ -860,13 +909,16 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     if (c.socket.destroyed || c.detached) return;
     if (ex.closeAfter || c.closing) {
       c.detached = true;
-      c.socket.end();
-      setTimeout(() => c.socket.destroy(), 2000).unref();
+      c.ending = true;
+      c.deadline = Date.now() + Math.max(limits.idleTimeoutMs, 2000);
+      endSoon(c.socket);
       return;
     }
     c.deadline = Date.now() + (c.buf ? limits.headerTimeoutMs : limits.idleTimeoutMs);
     if (c.socket.isPaused()) c.socket.resume();
-    if (c.buf) nextRequest(c);
+    // the next pipelined request starts on a fresh stack: a burst of requests refused at once
+    // must not recurse request by request
+    if (c.buf) setImmediate(nextRequest, c);
   }
 
   // ---------------------------------------------------------------- upgrades and tunnels
@@ -878,6 +930,8 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     c.ex = null;
     ex.finished = true;
     ex.origin = null;
+    ex.upTh?.destroy();
+    ex.downTh?.destroy();
     o.ex = null;
     ex.rec.set({ status: 101 });
     let head = `HTTP/1.1 101 ${h.reason}\r\n`;
@@ -928,8 +982,13 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     rec.set({ host: a.host, port: a.port });
     // the client's early bytes wait (in `early` and in the paused socket) until the tunnel is up
     let gone = false;
-    socket.once('close', () => (gone = true));
+    connecting.add(socket);
+    socket.once('close', () => {
+      gone = true;
+      connecting.delete(socket);
+    });
     identify(field(req.raw, 'proxy-authorization'), c.clientAddr, rec, (who) => {
+      if (gone) return finishRec({ bytesUp: req.size });
       if (who instanceof HttpFail) return socketFail(socket, who, rec), finishRec({ bytesUp: req.size });
       if (who) rec.set({ user: who.name });
       const d = decide(rec, c.clientAddr, a.host, a.port, 'CONNECT', who);
@@ -988,7 +1047,11 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
   function sweep(): void {
     const now = Date.now();
     for (const c of clients) {
-      if (c.detached) continue;
+      if (c.detached) {
+        // a closing connection whose client does not read its last bytes
+        if (c.ending && now > c.deadline) c.socket.destroy();
+        continue;
+      }
       const ex = c.ex;
       if (!ex) {
         if (now < c.deadline) continue;
@@ -1052,6 +1115,8 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
       pool.clear();
       for (const kill of tunnels) kill();
       tunnels.clear();
+      for (const s of connecting) s.destroy();
+      connecting.clear();
     },
   };
 }
