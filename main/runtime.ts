@@ -59,7 +59,7 @@ export interface RuntimeOptions {
   watchMs?: number;
   /** log writer batching (ms) */
   logDelayMs?: number;
-  /** rows waiting for the log's writer before the proxies take new work more slowly (default 100,000) */
+  /** rows waiting for the log's writer before the proxies take new work more slowly (default 50,000) */
   logBacklogMax?: number;
 }
 
@@ -93,7 +93,7 @@ function findRendererDir(): string | null {
 }
 
 /** rows waiting for the log's writer before the proxies take new work more slowly (see Recorder.congested) */
-const LOG_BACKLOG_MAX = 100_000;
+const LOG_BACKLOG_MAX = 50_000;
 
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const logger = opts.logger ?? createLogger();
@@ -296,7 +296,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     return value;
   }
 
-  writer.onRows((rows) => control.emit({ type: 'log', rows }));
+  writer.onRows(
+    (rows) => control.emit({ type: 'log', rows }),
+    () => control.watched,
+  );
 
   // settings, users and rules written by another process (the CLI) reach us within watchMs
   let seenVersion = dataVersion(db);

@@ -36,6 +36,11 @@ export class Control implements ControlService {
     }
   }
 
+  /** whether anyone subscribed: producers of frequent events may skip the work when not */
+  get watched(): boolean {
+    return this.listeners.size > 0;
+  }
+
   subscribe(onEvent: (e: GatehouseEvent) => void): () => void {
     this.listeners.add(onEvent);
     return () => this.listeners.delete(onEvent);

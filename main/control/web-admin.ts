@@ -115,10 +115,6 @@ export class WebAdmin {
       server.listen({ host, port, exclusive: true }, () => resolve());
     });
     this.server = server;
-    this.unsubscribe = this.opts.control.subscribe((e) => {
-      const frame = `data: ${JSON.stringify(e)}\n\n`;
-      for (const s of this.streams) s.write(frame);
-    });
     this.heartbeat = setInterval(() => {
       for (const s of this.streams) s.write(': keep-alive\n\n');
     }, 15000);
@@ -241,8 +237,19 @@ export class WebAdmin {
     });
     res.write('retry: 2000\n\n');
     this.streams.add(res);
+    // subscribed only while a page watches: with nobody watching, events (log batches come often) cost nothing
+    this.unsubscribe ??= this.opts.control.subscribe((e) => {
+      const frame = `data: ${JSON.stringify(e)}\n\n`;
+      for (const s of this.streams) s.write(frame);
+    });
     req.socket.setTimeout(0);
-    res.on('close', () => this.streams.delete(res));
+    res.on('close', () => {
+      this.streams.delete(res);
+      if (this.streams.size === 0) {
+        this.unsubscribe?.();
+        this.unsubscribe = null;
+      }
+    });
   }
 
   /** A log export as a download: only plain file names inside the exports folder. */

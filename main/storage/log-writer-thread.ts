@@ -23,6 +23,16 @@ import { spawnWorker } from './spawn-worker.js';
 
 type NewRow = Omit<LogRow, 'id'>;
 
+interface SentBatch {
+  json: string;
+  n: number;
+  rows: NewRow[] | null;
+}
+
+/** Rows are handed to the thread this often at most (ms), or at once when this many wait. */
+const SEND_MS = 50;
+const SEND_ROWS = 512;
+
 export interface ThreadedLogWriterOptions {
   dataDir: string;
   /** the caller's connection: used to fall back on when the thread fails */
@@ -36,11 +46,22 @@ export interface ThreadedLogWriterOptions {
 
 export class ThreadedLogWriter {
   private queue: NewRow[] = [];
-  /** sent to the thread, waiting for their ids, oldest first */
-  private sent: NewRow[] = [];
+  /**
+   * Batches sent to the thread, waiting for their ids, oldest first. Each is kept as the JSON
+   * text that was sent: one string per batch instead of thousands of objects that would live
+   * long enough (the writer runs at low priority) to be copied by every scavenge and promoted.
+   * It is parsed again only when a listener wants the rows, or the thread failed.
+   */
+  private sent: SentBatch[] = [];
   private sentHead = 0;
+  /** rows of sent[sentHead] already acknowledged */
+  private sentOffset = 0;
+  /** rows sent and not yet acknowledged */
+  private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly listeners = new Set<(rows: LogRow[]) => void>();
+  /** listeners that only sometimes want rows (see onRows) */
+  private readonly wanted = new Map<(rows: LogRow[]) => void, () => boolean>();
   private worker: Worker | null;
   /** writes on the caller's connection: while the thread starts, or after it failed */
   private fallback: LogWriter | null = null;
@@ -82,21 +103,26 @@ export class ThreadedLogWriter {
     if (this.closed) return;
     if (this.fallback) return this.fallback.push(row);
     this.queue.push(row);
-    if (this.queue.length >= this.maxBatch) this.send();
+    if (this.queue.length >= Math.min(this.maxBatch, SEND_ROWS)) this.send();
     else if (!this.timer) {
-      this.timer = setTimeout(() => this.send(), this.delayMs);
+      this.timer = setTimeout(() => this.send(), Math.min(this.delayMs, SEND_MS));
       this.timer.unref();
     }
   }
 
-  onRows(listener: (rows: LogRow[]) => void): () => void {
+  /** `listener` gets every written batch with ids; with `wanted`, only while it says so (others are skipped) */
+  onRows(listener: (rows: LogRow[]) => void, wanted?: () => boolean): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    if (wanted) this.wanted.set(listener, wanted);
+    return () => {
+      this.listeners.delete(listener);
+      this.wanted.delete(listener);
+    };
   }
 
   /** rows not yet on disk */
   get pending(): number {
-    return this.fallback ? this.fallback.pending : this.queue.length + this.sent.length - this.sentHead;
+    return this.fallback ? this.fallback.pending : this.queue.length + this.inFlight;
   }
 
   setLimits(limits: RetentionLimits): void {
@@ -172,22 +198,48 @@ export class ThreadedLogWriter {
     }
     const rows = this.queue;
     this.queue = [];
-    for (const r of rows) this.sent.push(r);
-    this.post({ type: 'rows', rows });
+    const json = JSON.stringify(rows);
+    this.sent.push({ json, n: rows.length, rows: null });
+    this.inFlight += rows.length;
+    this.post({ type: 'rows', json });
+  }
+
+  /** Takes the next `n` acknowledged rows off `sent`; with `want`, returns them (parsed again). */
+  private takeSent(n: number, want: boolean): NewRow[] {
+    const out: NewRow[] = [];
+    while (n > 0 && this.sentHead < this.sent.length) {
+      const b = this.sent[this.sentHead]!;
+      const k = Math.min(n, b.n - this.sentOffset);
+      if (want) {
+        b.rows ??= JSON.parse(b.json) as NewRow[];
+        for (let i = 0; i < k; i++) out.push(b.rows[this.sentOffset + i]!);
+      }
+      this.sentOffset += k;
+      this.inFlight -= k;
+      n -= k;
+      if (this.sentOffset === b.n) {
+        this.sentHead++;
+        this.sentOffset = 0;
+      }
+    }
+    if (this.sentHead > 64 && this.sentHead * 2 > this.sent.length) {
+      this.sent = this.sent.slice(this.sentHead);
+      this.sentHead = 0;
+    }
+    return out;
   }
 
   private onMessage(m: FromWriter): void {
     switch (m.type) {
       case 'written': {
-        const out: LogRow[] = new Array(m.ids.length);
-        for (let i = 0; i < m.ids.length; i++) out[i] = withId(this.sent[this.sentHead + i]!, m.ids[i]!);
-        this.sentHead += m.ids.length;
-        if (this.sentHead > 4096 && this.sentHead * 2 > this.sent.length) {
-          this.sent = this.sent.slice(this.sentHead);
-          this.sentHead = 0;
+        const want = this.wantsRows();
+        const rows = this.takeSent(m.ids.length, want);
+        this.written += m.ids.length;
+        if (want) {
+          const out: LogRow[] = new Array(rows.length);
+          for (let i = 0; i < rows.length; i++) out[i] = withId(rows[i]!, m.ids[i]!);
+          this.emit(out);
         }
-        this.written += out.length;
-        this.emit(out);
         break;
       }
       case 'flushed':
@@ -223,6 +275,15 @@ export class ThreadedLogWriter {
     }
   }
 
+  /** whether any listener wants rows now (rebuilding them from the sent JSON costs time) */
+  private wantsRows(): boolean {
+    for (const l of this.listeners) {
+      const w = this.wanted.get(l);
+      if (!w || w()) return true;
+    }
+    return false;
+  }
+
   private emit(rows: LogRow[]): void {
     for (const l of this.listeners) {
       try {
@@ -243,9 +304,11 @@ export class ThreadedLogWriter {
     this.worker = null;
     void w?.terminate();
     if (!this.closed) this.opts.db.pragma('wal_autocheckpoint = 1000');
-    const unwritten = this.sent.slice(this.sentHead).concat(this.queue);
+    const unwritten = this.takeSent(this.inFlight, true).concat(this.queue);
     this.sent = [];
     this.sentHead = 0;
+    this.sentOffset = 0;
+    this.inFlight = 0;
     this.queue = [];
     if (this.fallback) for (const r of unwritten) this.fallback.push(r);
     else this.fallback = this.direct(unwritten);
