@@ -461,7 +461,8 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
 
   /** Reads the next request head from the buffered bytes, if it is all there. */
   function nextRequest(c: ClientConn): void {
-    if (!c.buf || c.ex || c.detached) return;
+    // (also runs from setImmediate: the connection may be gone by then)
+    if (!c.buf || c.ex || c.detached || c.socket.destroyed) return;
     if (recorder.congested) return logCongested(c);
     const r = parseRequestHead(c.buf, headLimits);
     if (r.kind === 'more') return;
