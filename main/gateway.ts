@@ -6,7 +6,6 @@
  * Sharing off means no proxy socket is open at all.
  */
 import type net from 'node:net';
-import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServiceName, ServiceStatus, Settings } from './contract/index.js';
 import { GatehouseError } from './contract/index.js';
@@ -161,7 +160,6 @@ class Service {
       servers.map(
         (server) =>
           new Promise<void>((resolve) => {
-            const h = server as http.Server;
             const timer = setTimeout(() => {
               engine?.destroyAll();
             }, graceMs);
