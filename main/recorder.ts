@@ -7,6 +7,7 @@
  * Records are plain class instances with no closures of their own: a gateway
  * may hold tens of thousands of idle sessions, and each byte per record counts.
  */
+import type { Socket } from 'node:net';
 import type { LogRow } from './contract/index.js';
 
 export type RecordFields = Omit<LogRow, 'id' | 'ts' | 'durationMs'>;
@@ -179,7 +180,7 @@ export const CONGESTION_RETRY_MS = 20;
  * Starts `go` for a new connection once the log keeps up: at once when it does, else the
  * socket waits paused (its bytes stay in the kernel) and is looked at again every few ms.
  */
-export function whenLogKeepsUp(recorder: Recorder, socket: { pause(): void; resume(): void; destroyed: boolean; on(e: 'error', l: () => void): unknown; removeListener(e: 'error', l: () => void): unknown; destroy(): void }, go: () => void): void {
+export function whenLogKeepsUp(recorder: Recorder, socket: Socket, go: () => void): void {
   if (!recorder.congested) return go();
   socket.pause();
   const onError = () => socket.destroy();

@@ -63,14 +63,24 @@ test('with the log behind, each keep-alive request waits for the rows before it,
   for (let i = 1; i < onDisk.length; i++) assert.ok(onDisk[i]! >= i, `rows on disk after answer ${i}: ${onDisk[i]}`);
 });
 
-test('with the log behind, a new SOCKS session waits for it and then connects', async () => {
-  const r = await SocksClient.createConnection({
-    proxy: { host: '127.0.0.1', port: gw.socksPort, type: 5 },
-    command: 'connect',
-    destination: { host: '127.0.0.1', port: origin.port },
-    timeout: 5000,
-  });
-  r.socket.destroy();
-  const rows = await gw.logRows(1);
-  assert.ok(rows.length >= 1);
+test('with the log behind, a new SOCKS session waits for the rows before it, then connects', async () => {
+  const socksRows = () => readLog(gw.dataDir).filter((r) => r.service === 'socks5').length;
+  const connect = () =>
+    SocksClient.createConnection({
+      proxy: { host: '127.0.0.1', port: gw.socksPort, type: 5 },
+      command: 'connect',
+      destination: { host: '127.0.0.1', port: origin.port },
+      timeout: 5000,
+    });
+  const first = await connect();
+  const total = gw.rt.status().totalRequests;
+  first.socket.destroy();
+  // the first session's row is taken (not yet written: the writer waits for its batch delay)
+  for (let i = 0; i < 250 && gw.rt.status().totalRequests === total; i++) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(gw.rt.status().totalRequests > total, 'the first session was recorded');
+  const second = await connect();
+  // the second session got its reply only once the first one's row was on disk
+  const onDisk = socksRows();
+  second.socket.destroy();
+  assert.ok(onDisk >= 1, `socks rows on disk when the second session connected: ${onDisk}`);
 });

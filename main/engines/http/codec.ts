@@ -56,7 +56,7 @@ for (let c = 48; c <= 57; c++) TCHAR[c] = 1;
 for (let c = 65; c <= 90; c++) TCHAR[c] = 1;
 for (let c = 97; c <= 122; c++) TCHAR[c] = 1;
 
-export function isToken(s: string): boolean {
+function isToken(s: string): boolean {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -465,11 +465,4 @@ export class BodyFramer {
       this.state = C.Data;
     }
   }
-}
-
-/** Writes a head: start line, then field lines, then the empty line. */
-export function serializeHead(startLine: string, raw: string[]): string {
-  let s = startLine + '\r\n';
-  for (let i = 0; i < raw.length; i += 2) s += raw[i] + ': ' + raw[i + 1] + '\r\n';
-  return s + '\r\n';
 }
