@@ -115,8 +115,12 @@ function onDrain(this: RelaySocket): void {
   r.other(this).resume();
 }
 function onEnd(this: RelaySocket): void {
+  const peer = this[kRelay]!.other(this);
+  // both ways are done (the peer ended first) and all its bytes are with the kernel: closing it
+  // sends the same FIN a shutdown would, one system call and one callback fewer per session
+  if (peer.readableEnded && peer.writableLength === 0) peer.destroy();
   // half-close: this side is done sending, the other way may still flow
-  this[kRelay]!.other(this).end();
+  else peer.end();
 }
 function onError(this: RelaySocket): void {
   this[kRelay]!.kill();

@@ -321,3 +321,83 @@ describe('UDP ASSOCIATE', () => {
     client.close();
   });
 });
+
+describe('CONNECT half-close', () => {
+  /** A SOCKS5 CONNECT by hand on a socket that allows half-open, so either side can end first. */
+  async function connect5(port: number): Promise<{ s: net.Socket; rest: string }> {
+    const s = net.connect({ port: gw.socksPort, host: '127.0.0.1', allowHalfOpen: true });
+    let got = Buffer.alloc(0);
+    const need = (n: number) =>
+      new Promise<Buffer>((resolve, reject) => {
+        const check = () => {
+          if (got.length < n) return;
+          // paused: bytes after the reply wait for the test's own reader
+          s.pause();
+          s.removeListener('data', onData);
+          const out = got.subarray(0, n);
+          got = got.subarray(n);
+          resolve(out);
+        };
+        const onData = (d: Buffer) => {
+          got = Buffer.concat([got, d]);
+          check();
+        };
+        s.on('data', onData);
+        s.resume();
+        s.once('error', reject);
+        check();
+      });
+    await new Promise((r) => s.once('connect', r));
+    s.write(Buffer.from([5, 1, 0]));
+    assert.deepEqual([...(await need(2))], [5, 0]);
+    s.write(Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, port >> 8, port & 255]));
+    assert.equal((await need(10))[1], 0);
+    return { s, rest: got.toString() };
+  }
+
+  /** Everything a socket reads until its peer's FIN (after `first`, read before). */
+  const readToEnd = (s: net.Socket, first = '') =>
+    new Promise<string>((resolve) => {
+      let text = first;
+      s.on('data', (d: Buffer) => (text += d.toString()));
+      s.once('end', () => resolve(text));
+      s.resume();
+    });
+
+  test("the client's FIN reaches the origin, which still answers; then the origin's FIN reaches the client", async () => {
+    const server = net.createServer({ allowHalfOpen: true }, (c) => {
+      void readToEnd(c).then((got) => c.end(`after your end I got: ${got}`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { s, rest } = await connect5((server.address() as net.AddressInfo).port);
+      const answer = readToEnd(s, rest);
+      s.end('question');
+      assert.equal(await answer, 'after your end I got: question');
+      const row = await gw.waitForRow((x) => x.service === 'socks5' && x.port === (server.address() as net.AddressInfo).port);
+      assert.equal(row.bytesDown, 10 + 2 + 'after your end I got: question'.length);
+      assert.equal(row.bytesUp, 3 + 10 + 'question'.length);
+    } finally {
+      server.close();
+    }
+  });
+
+  test("the origin's FIN reaches the client, which still sends; then the client's FIN reaches the origin", async () => {
+    let upload: Promise<string> = Promise.resolve('');
+    const server = net.createServer({ allowHalfOpen: true }, (c) => {
+      upload = readToEnd(c);
+      c.end('bye');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { s, rest } = await connect5((server.address() as net.AddressInfo).port);
+      const closed = new Promise((r) => s.once('close', r));
+      assert.equal(await readToEnd(s, rest), 'bye');
+      s.end('still here');
+      assert.equal(await upload, 'still here');
+      await closed;
+    } finally {
+      server.close();
+    }
+  });
+});
