@@ -1,5 +1,7 @@
-// The loopback origin for benchmarks: /small answers 100 bytes, /bulk?mb=N streams N MiB.
+// The loopback origin for benchmarks: /small answers 100 bytes, /bulk?mb=N streams N MiB;
+// beside it a TCP echo server (for SOCKS sessions). Prints {port, echo} once both listen.
 import http from 'node:http';
+import net from 'node:net';
 
 const small = Buffer.alloc(100, 120);
 const chunk = Buffer.alloc(1024 * 1024, 97);
@@ -21,5 +23,11 @@ const server = http.createServer((req, res) => {
   res.end(small);
 });
 server.keepAliveTimeout = 60000;
-server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n'));
+const echo = net.createServer((s) => {
+  s.on('data', (c) => s.write(c));
+  s.on('error', () => {});
+});
+echo.listen(0, '127.0.0.1', () =>
+  server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.address().port, echo: echo.address().port }) + '\n')),
+);
 process.on('SIGTERM', () => process.exit(0));

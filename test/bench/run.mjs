@@ -1,22 +1,20 @@
 // npm run bench: Gatehouse's HTTP proxy side by side with direct connections to
-// the same loopback origin, in one run. The proxy is pinned to core 0; the load
-// generator (wrk, curl) and the origin to core 1, so the figures are stable.
-// Every figure is printed with its ratio to direct. Needs wrk and curl.
-import { spawn, execFile } from 'node:child_process';
+// the same loopback origin, in one run. The proxy is pinned to one core and the
+// load generator (wrk, curl) and the origin to the other, in both mirrored
+// layouts (see lib.mjs). Every figure is printed with its ratio to direct.
+// Needs wrk and curl.
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { createInterface } from 'node:readline';
+import { LAYOUTS, curlSpeed, describeLayouts, execFileP, fmt, header, median, pin, row, sleep, startJson } from './lib.mjs';
 
-const execFileP = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
 const DURATION = process.env.BENCH_SECONDS ?? '5';
 const BULK_MB = Number(process.env.BENCH_BULK_MB ?? '512');
-const twoCores = cpus().length >= 2;
-const pin = (core, cmd, args) => (twoCores ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args]);
+const BULK_RUNS = Number(process.env.BENCH_BULK_RUNS ?? '5');
+const LOAD_RUNS = Number(process.env.BENCH_LOAD_RUNS ?? '3');
 
 async function which(cmd) {
   try {
@@ -27,30 +25,15 @@ async function which(cmd) {
   }
 }
 
-function startJsonProcess(cmd, args, opts = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], ...opts });
-  const rl = createInterface({ input: child.stdout });
-  const first = new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${args.join(' ')}: no ready line in 20 s`)), 20000);
-    rl.once('line', (l) => {
-      clearTimeout(t);
-      resolve(JSON.parse(l));
-    });
-    child.once('exit', (c) => reject(new Error(`${cmd} exited ${c}`)));
-  });
-  return { child, first };
-}
-
-async function wrk(target, conns, proxyPath) {
+async function wrk(core, target, conns, proxyPath) {
   const args = ['-t1', `-c${conns}`, `-d${DURATION}s`, '--latency'];
-  let script;
   if (proxyPath) {
-    script = join(tmpdir(), `gh-wrk-${process.pid}.lua`);
+    const script = join(tmpdir(), `gh-wrk-${process.pid}.lua`);
     writeFileSync(script, `wrk.path = "${proxyPath}"\n`);
     args.push('-s', script);
   }
   args.push(target);
-  const [c, a] = pin(1, 'wrk', args);
+  const [c, a] = pin(core, 'wrk', args);
   const { stdout } = await execFileP(c, a, { maxBuffer: 1 << 20 });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
   const lat = (p) => {
@@ -65,33 +48,74 @@ async function wrk(target, conns, proxyPath) {
   return { rps, p50: lat(50), p99: lat(99) };
 }
 
-const BULK_RUNS = Number(process.env.BENCH_BULK_RUNS ?? '5');
-const LOAD_RUNS = Number(process.env.BENCH_LOAD_RUNS ?? '3');
-const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const peakRssKiB = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
-/** Median MiB/s of BULK_RUNS transfers (loopback throughput varies a lot from run to run). */
-async function curlSpeed(args) {
-  const speeds = [];
-  for (let i = 0; i < BULK_RUNS; i++) {
-    const [c, a] = pin(1, 'curl', ['-sS', '--noproxy', '', '-o', '/dev/null', '-w', '%{speed_download} %{size_download}', ...args]);
-    const { stdout } = await execFileP(c, a);
-    const [speed, size] = stdout.trim().split(' ').map(Number);
-    if (size !== BULK_MB * 1024 * 1024) throw new Error(`bulk transfer incomplete: ${size} bytes`);
-    speeds.push(speed / 1024 / 1024);
+/** A gateway pinned to the layout's proxy core and an origin pinned to its load core. */
+async function setUp(layout) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gh-bench-'));
+  const origin = startJson(...pin(layout.load, process.execPath, [join(here, 'origin.mjs')]));
+  const gate = startJson(
+    ...pin(layout.proxy, process.execPath, ['--max-semi-space-size=4', join(root, 'dist/gatehouse.js'), 'serve', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1', '--http-port', '0', '--socks-port', '0', '--admin-port', '0', '--sharing', 'on']),
+  );
+  const env = { layout, dataDir, origin, gate, direct: '', proxy: '' };
+  const { port } = await origin.first;
+  const ready = await gate.first;
+  // allow CONNECT to the origin port for the tunnel figure
+  await execFileP(process.execPath, [join(root, 'dist/gatehouse.js'), 'settings', 'set', 'http.connectPorts', `443,${port}`, '--data-dir', dataDir]);
+  env.direct = `http://127.0.0.1:${port}`;
+  env.proxy = `http://${ready.http}`;
+  return env;
+}
+
+async function tearDown(env) {
+  env.gate.child.kill('SIGTERM');
+  env.origin.child.kill('SIGTERM');
+  await sleep(500);
+  rmSync(env.dataDir, { recursive: true, force: true });
+}
+
+/**
+ * Every figure, per layout: [{figure: {direct, proxied}}]. The layouts' runs interleave (direct
+ * and proxied in one layout, then in the next, round after round), so a drift of the machine
+ * falls on all of them alike.
+ */
+async function measure(envs) {
+  await sleep(1000);
+  for (const e of envs) {
+    // warm up both paths
+    await wrk(e.layout.load, `${e.direct}/small`, 10, null);
+    await wrk(e.layout.load, e.proxy + '/', 10, `${e.direct}/small`);
   }
-  return median(speeds);
-}
-
-function rssPeakKiB(pid) {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0);
-}
-
-const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-function row(name, direct, proxied, unit, digits = 0, higherIsBetter = true) {
-  const ratio = higherIsBetter ? proxied / direct : direct / proxied;
-  console.log(`${name.padEnd(34)} ${fmt(direct, digits).padStart(10)} ${fmt(proxied, digits).padStart(10)} ${unit.padEnd(6)} ${fmt(ratio, 2).padStart(6)}×`);
-  return ratio;
+  const out = envs.map(() => ({}));
+  for (const c of [1, 50]) {
+    const ds = envs.map(() => []);
+    const ps = envs.map(() => []);
+    for (let i = 0; i < LOAD_RUNS; i++) {
+      for (const [j, e] of envs.entries()) {
+        ds[j].push(await wrk(e.layout.load, `${e.direct}/small`, c, null));
+        ps[j].push(await wrk(e.layout.load, e.proxy + '/', c, `${e.direct}/small`));
+      }
+    }
+    for (const j of envs.keys()) {
+      for (const k of ['rps', 'p50', 'p99']) out[j][`${k}${c}`] = { direct: median(ds[j].map((x) => x[k])), proxied: median(ps[j].map((x) => x[k])) };
+    }
+  }
+  const bulk = envs.map(() => ({ direct: [], proxied: [], tunnel: [] }));
+  for (let i = 0; i < BULK_RUNS; i++) {
+    for (const [j, e] of envs.entries()) {
+      const L = e.layout.load;
+      bulk[j].direct.push(await curlSpeed(L, [`${e.direct}/bulk?mb=${BULK_MB}`], BULK_MB, 1));
+      bulk[j].proxied.push(await curlSpeed(L, ['-x', e.proxy, `${e.direct}/bulk?mb=${BULK_MB}`], BULK_MB, 1));
+      bulk[j].tunnel.push(await curlSpeed(L, ['-p', '-x', e.proxy, `${e.direct}/bulk?mb=${BULK_MB}`], BULK_MB, 1));
+    }
+  }
+  for (const [j, e] of envs.entries()) {
+    const direct = median(bulk[j].direct);
+    out[j].bulk = { direct, proxied: median(bulk[j].proxied) };
+    out[j].tunnel = { direct, proxied: median(bulk[j].tunnel) };
+    out[j].peakRss = peakRssKiB(e.gate.child.pid);
+  }
+  return out;
 }
 
 async function main() {
@@ -101,54 +125,28 @@ async function main() {
       process.exit(1);
     }
   }
-  const dataDir = mkdtempSync(join(tmpdir(), 'gh-bench-'));
-  const [oc, oa] = pin(1, process.execPath, [join(here, 'origin.mjs')]);
-  const origin = startJsonProcess(oc, oa);
-  const [gc, ga] = pin(0, process.execPath, ['--max-semi-space-size=4', join(root, 'dist/gatehouse.js'), 'serve', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1', '--http-port', '0', '--socks-port', '0', '--admin-port', '0', '--sharing', 'on']);
-  const gate = startJsonProcess(gc, ga);
+  const envs = [];
+  let runs;
   try {
-    const { port } = await origin.first;
-    const ready = await gate.first;
-    // allow CONNECT to the origin port for the tunnel figure
-    await execFileP(process.execPath, [join(root, 'dist/gatehouse.js'), 'settings', 'set', 'http.connectPorts', `443,${port}`, '--data-dir', dataDir]);
-    await new Promise((r) => setTimeout(r, 1000));
-    const direct = `http://127.0.0.1:${port}`;
-    const proxy = `http://${ready.http}`;
-    console.log(`Gatehouse benchmark: ${twoCores ? 'proxy on core 0, origin and load on core 1' : 'one core (figures less stable)'}; ${DURATION} s per load run, median of ${LOAD_RUNS}; ${BULK_MB} MiB per transfer, median of ${BULK_RUNS}`);
-    console.log(`${'figure'.padEnd(34)} ${'direct'.padStart(10)} ${'proxy'.padStart(10)} ${'unit'.padEnd(6)} ${'ratio'.padStart(7)}`);
-    // warm up both paths
-    await wrk(`${direct}/small`, 10, null);
-    await wrk(proxy + '/', 10, `${direct}/small`);
-    const results = {};
-    for (const c of [1, 50]) {
-      // direct and proxied runs alternate, LOAD_RUNS of each; medians are compared (a shared machine drifts)
-      const ds = [];
-      const ps = [];
-      for (let i = 0; i < LOAD_RUNS; i++) {
-        ds.push(await wrk(`${direct}/small`, c, null));
-        ps.push(await wrk(proxy + '/', c, `${direct}/small`));
-      }
-      const med = (xs, k) => median(xs.map((x) => x[k]));
-      results[`rps${c}`] = row(`small requests/s, keep-alive, ${c} conn`, med(ds, 'rps'), med(ps, 'rps'), 'req/s');
-      row(`  latency p50, ${c} conn`, med(ds, 'p50'), med(ps, 'p50'), 'ms', 3, false);
-      row(`  latency p99, ${c} conn`, med(ds, 'p99'), med(ps, 'p99'), 'ms', 3, false);
-    }
-    const bulkDirect = await curlSpeed([`${direct}/bulk?mb=${BULK_MB}`]);
-    const bulkProxy = await curlSpeed(['-x', proxy, `${direct}/bulk?mb=${BULK_MB}`]);
-    results.bulk = row('bulk GET', bulkDirect, bulkProxy, 'MiB/s');
-    const bulkTunnel = await curlSpeed(['-p', '-x', proxy, `${direct}/bulk?mb=${BULK_MB}`]);
-    results.tunnel = row('bulk through CONNECT tunnel', bulkDirect, bulkTunnel, 'MiB/s');
-    const peak = rssPeakKiB(gate.child.pid);
-    console.log(`${'proxy peak RSS'.padEnd(34)} ${''.padStart(10)} ${fmt(peak / 1024, 1).padStart(10)} MiB`);
-    console.log(
-      `targets: small@50 ≥ 0.60× (${fmt(results.rps50, 2)}), bulk GET ≥ 0.50× (${fmt(results.bulk, 2)}), CONNECT ≥ 0.70× (${fmt(results.tunnel, 2)})`,
-    );
+    for (const layout of LAYOUTS) envs.push(await setUp(layout));
+    runs = await measure(envs);
   } finally {
-    gate.child.kill('SIGTERM');
-    origin.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    rmSync(dataDir, { recursive: true, force: true });
+    for (const e of envs) await tearDown(e);
   }
+  const per = (k) => runs.map((r) => r[k]);
+  console.log(`Gatehouse HTTP benchmark: ${describeLayouts()}`);
+  console.log(`${DURATION} s per load run, median of ${LOAD_RUNS}; ${BULK_MB} MiB per transfer, median of ${BULK_RUNS}; last column: geometric mean of the layouts' ratios`);
+  header('proxy');
+  const r = {};
+  for (const c of [1, 50]) {
+    r[`rps${c}`] = row(`small requests/s, keep-alive, ${c} conn`, per(`rps${c}`), 'req/s');
+    row(`  latency p50, ${c} conn`, per(`p50${c}`), 'ms', 3, false);
+    row(`  latency p99, ${c} conn`, per(`p99${c}`), 'ms', 3, false);
+  }
+  r.bulk = row('bulk GET', per('bulk'), 'MiB/s');
+  r.tunnel = row('bulk through CONNECT tunnel', per('tunnel'), 'MiB/s');
+  console.log(`${'proxy peak RSS'.padEnd(34)} ${runs.map((x) => `${fmt(x.peakRss / 1024, 1)} MiB`).join(', ')}`);
+  console.log(`targets: small@50 ≥ 0.60× (${fmt(r.rps50, 2)}), bulk GET ≥ 0.50× (${fmt(r.bulk, 2)}), CONNECT ≥ 0.70× (${fmt(r.tunnel, 2)})`);
 }
 
 main().catch((err) => {
