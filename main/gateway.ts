@@ -65,7 +65,7 @@ interface ServiceSpec {
   portKey: string;
   /** settings that need a restart when they change */
   listenKey(s: Settings): string;
-  create(s: Settings, ownPorts: () => number[]): Engine;
+  create(s: Settings, isOwnPort: (port: number) => boolean): Engine;
 }
 
 async function listenOn(server: net.Server, host: string | undefined, port: number): Promise<void> {
@@ -95,7 +95,7 @@ class Service {
   constructor(
     readonly spec: ServiceSpec,
     private readonly logger: Logger,
-    private readonly ownPorts: () => number[],
+    private readonly isOwnPort: (port: number) => boolean,
   ) {}
 
   addresses(): string[] {
@@ -115,7 +115,7 @@ class Service {
     this.state = 'starting';
     this.error = null;
     this.key = this.spec.listenKey(s);
-    const engine = this.spec.create(s, this.ownPorts);
+    const engine = this.spec.create(s, this.isOwnPort);
     this.engine = engine;
     let port = this.spec.port(s);
     try {
@@ -181,7 +181,8 @@ export class Gateway {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: GatewayDeps) {
-    const ownPorts = () => this.services.map((s) => s.port).filter((p): p is number => p !== null);
+    // asked once per HTTP request: no arrays made
+    const isOwnPort = (port: number) => this.services.some((s) => s.port === port);
     const specs: ServiceSpec[] = [
       {
         name: 'http',
@@ -190,7 +191,7 @@ export class Gateway {
         portKey: 'http.port',
         listenKey: (s) => JSON.stringify([s.listen, s['http.port']]),
         create: (s, own) => {
-          const p = createHttpProxy({ policy: deps.policy, recorder: deps.recorder, auth: deps.auth, limiter: deps.limiter, limits: httpLimits(s), ownPorts: own });
+          const p = createHttpProxy({ policy: deps.policy, recorder: deps.recorder, auth: deps.auth, limiter: deps.limiter, limits: httpLimits(s), isOwnPort: own });
           return { createServer: () => p.createServer(), setLimits: (x) => p.setLimits(httpLimits(x)), closeIdle: () => p.closeIdle(), destroyAll: () => p.destroyAll() };
         },
       },
@@ -206,7 +207,7 @@ export class Gateway {
         },
       },
     ];
-    this.services = specs.map((spec) => new Service(spec, deps.logger, ownPorts));
+    this.services = specs.map((spec) => new Service(spec, deps.logger, isOwnPort));
   }
 
   /** Applies settings: starts, stops or restarts services as needed. Calls are serialized. */

@@ -61,7 +61,7 @@ export class GatewayPolicy implements Policy {
   private connectPorts: PortRange[] = [];
   private connectPortsText = '';
   private defaultAllow = false;
-  private rules: CompiledRule[] = [];
+  private rules: Array<CompiledRule & { decision: Decision }> = [];
 
   constructor(
     settings: Settings,
@@ -81,7 +81,20 @@ export class GatewayPolicy implements Policy {
   }
 
   setRules(rules: Rule[]): void {
-    this.rules = rules.filter((r) => r.enabled).map(compileRule);
+    // a rule's decision without limits is the same every time: made once, shared, never changed
+    this.rules = rules
+      .filter((r) => r.enabled)
+      .map((r) => {
+        const allow = r.action === 'allow';
+        const decision: Decision = Object.freeze({
+          allow,
+          rule: r.name,
+          ruleId: r.id,
+          reason: allow ? `allowed by rule "${r.name}"` : `rule "${r.name}" does not allow this`,
+          route: 'direct' as const,
+        });
+        return { ...compileRule(r), decision };
+      });
   }
 
   decide(input: DecideInput): Decision {
@@ -103,27 +116,20 @@ export class GatewayPolicy implements Policy {
         route: 'direct',
       };
     }
-    const req = this.rules.length === 0 || input.time !== undefined ? (input as DecideInput & { time: number }) : { ...input, time: this.clock() };
+    const time = input.time ?? this.clock();
     for (const c of this.rules) {
-      if (!c.matches(req)) continue;
+      if (!c.matches(input, time)) continue;
       const r = c.rule;
-      const allow = r.action === 'allow';
-      const d: Decision = {
-        allow,
-        rule: r.name,
-        ruleId: r.id,
-        reason: allow ? `allowed by rule "${r.name}"` : `rule "${r.name}" does not allow this`,
-        route: 'direct',
-      };
-      if (allow && hasLimits(r.limits)) {
-        d.limits = {
+      if (!c.decision.allow || !hasLimits(r.limits)) return c.decision;
+      return {
+        ...c.decision,
+        limits: {
           key: `${r.id}:${input.user ? 'u:' + input.user.toLowerCase() : 'a:' + input.clientAddr}`,
           maxConnections: r.limits.maxConnections,
           upBps: r.limits.upKBps === null ? null : r.limits.upKBps * 1024,
           downBps: r.limits.downKBps === null ? null : r.limits.downKBps * 1024,
-        };
-      }
-      return d;
+        },
+      };
     }
     return this.defaultAllow ? DEFAULT_ALLOW : DEFAULT_DENY;
   }

@@ -13,12 +13,12 @@ export interface RuleRequest {
   groups?: string[];
   host: string;
   port: number;
-  time: number;
 }
 
 export interface CompiledRule {
   rule: Rule;
-  matches(r: RuleRequest): boolean;
+  /** `time` (ms since the epoch) matters only to rules with a schedule */
+  matches(r: RuleRequest, time: number): boolean;
 }
 
 const HOST_RE = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/;
@@ -140,7 +140,7 @@ export function compileRule(rule: Rule): CompiledRule {
   const inSchedule = rule.schedule ? scheduleMatcher(rule.schedule) : null;
   return {
     rule,
-    matches(r) {
+    matches(r, time) {
       if (services.size && !services.has(r.service as never)) return false;
       if (sources && !sources.has(r.clientAddr)) return false;
       if (whoMatters) {
@@ -155,7 +155,7 @@ export function compileRule(rule: Rule): CompiledRule {
         if (!dests.some((m) => m(h))) return false;
       }
       if (ports.length && !portInList(r.port, ports)) return false;
-      if (inSchedule && !inSchedule(r.time)) return false;
+      if (inSchedule && !inSchedule(time)) return false;
       return true;
     },
   };

@@ -65,9 +65,9 @@ function isToken(s: string): boolean {
   return true;
 }
 
-/** field-value characters: VCHAR, obs-text, SP and HTAB; never NUL, CR or LF (RFC 9110 §5.5) */
-function validValue(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
+/** field-value characters in s[from, to): VCHAR, obs-text, SP and HTAB; never NUL, CR or LF (RFC 9110 §5.5) */
+function validValue(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if ((c < 32 && c !== 9) || c === 127) return false;
   }
@@ -102,47 +102,78 @@ function headEnd(buf: Buffer, from: number): number {
   }
 }
 
-/** Splits a complete head (as a latin1 string) into lines without their line ends. */
-function lines(head: string): string[] {
-  const out = head.split('\n');
-  for (let i = 0; i < out.length; i++) {
-    const l = out[i]!;
-    if (l.charCodeAt(l.length - 1) === 13) out[i] = l.slice(0, -1);
+/**
+ * A complete head (as a latin1 string) is read in place, line by line, without a string per
+ * line: lines end in LF with an optional CR before it, and empty lines (before the start line,
+ * and the one that ends the head) are skipped. Returns the end of the line that starts at
+ * `from` (before its CR LF) and where the next one starts.
+ */
+function lineEnd(head: string, from: number): number {
+  const lf = head.indexOf('\n', from);
+  const end = lf < 0 ? head.length : lf;
+  return end > from && head.charCodeAt(end - 1) === 13 ? end - 1 : end;
+}
+function nextLine(head: string, from: number): number {
+  const lf = head.indexOf('\n', from);
+  return lf < 0 ? head.length : lf + 1;
+}
+
+/** The first non-empty line (RFC 9112 §2.2: empty lines before the start line are ignored) and where the fields start. */
+function startLine(head: string): { line: string; next: number } {
+  let i = 0;
+  while (i < head.length) {
+    const e = lineEnd(head, i);
+    if (e > i) return { line: head.slice(i, e), next: nextLine(head, i) };
+    i = nextLine(head, i);
   }
-  // drop the empty line that ends the head and the empty string after its LF
-  while (out.length && out[out.length - 1] === '') out.pop();
-  // RFC 9112 §2.2: ignore empty lines before the start line
-  while (out.length && out[0] === '') out.shift();
-  return out;
+  return { line: '', next: head.length };
 }
 
 const ERR = (status: number, reason: string) => ({ kind: 'error' as const, status, reason });
 
-/** Parses field lines into `raw`; returns an error reason or null. `fold` replaces obs-fold with SP (responses). */
-function fields(ls: string[], raw: string[], fold: boolean, maxFields: number): string | null {
-  for (let i = 1; i < ls.length; i++) {
-    const l = ls[i]!;
-    const c0 = l.charCodeAt(0);
+/** Whitespace String.prototype.trim removes that a field line may hold (controls were refused before): SP, HTAB, NBSP. */
+const isTrimmed = (c: number) => c === 32 || c === 9 || c === 160;
+
+/** Parses the field lines from `i` into `raw`; returns an error reason or null. `fold` replaces obs-fold with SP (responses). */
+function fields(head: string, i: number, raw: string[], fold: boolean, maxFields: number): string | null {
+  const n = head.length;
+  for (; i < n; i = nextLine(head, i)) {
+    const e = lineEnd(head, i);
+    if (e === i) continue;
+    const c0 = head.charCodeAt(i);
     if (c0 === 32 || c0 === 9) {
       // obs-fold (RFC 9112 §5.2): refused in requests, joined with SP in responses
       if (!fold || raw.length === 0) return 'a header line starts with whitespace (obsolete line folding)';
-      if (!validValue(l)) return 'a folded header line holds control characters';
-      raw[raw.length - 1] = `${raw[raw.length - 1]} ${l.trim()}`;
+      if (!validValue(head, i, e)) return 'a folded header line holds control characters';
+      raw[raw.length - 1] = `${raw[raw.length - 1]} ${head.slice(i, e).trim()}`;
       continue;
     }
-    const colon = l.indexOf(':');
-    if (colon <= 0) return `a header line has no name and colon: "${l.slice(0, 60)}"`;
-    const name = l.slice(0, colon);
+    const colon = head.indexOf(':', i);
+    if (colon <= i || colon >= e) return `a header line has no name and colon: "${head.slice(i, Math.min(e, i + 60))}"`;
+    const name = head.slice(i, colon);
     // RFC 9112 §5.1: no whitespace between field name and colon
     if (!isToken(name)) return `"${name.slice(0, 60)}" is not a valid header name`;
-    // checked before trimming: trim() also drops VT, FF and CR, which must be refused, not hidden
-    const untrimmed = l.slice(colon + 1);
-    if (!validValue(untrimmed)) return `the value of ${name} holds control characters`;
-    const value = untrimmed.trim();
-    raw.push(name, value);
+    // checked before trimming: trim would also drop VT, FF and CR, which must be refused, not hidden
+    if (!validValue(head, colon + 1, e)) return `the value of ${name} holds control characters`;
+    let vs = colon + 1;
+    let ve = e;
+    while (vs < ve && isTrimmed(head.charCodeAt(vs))) vs++;
+    while (ve > vs && isTrimmed(head.charCodeAt(ve - 1))) ve--;
+    raw.push(name, head.slice(vs, ve));
     if (raw.length > maxFields * 2) return `more than ${maxFields} header lines`;
   }
   return null;
+}
+
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/** /^HTTP\/\d\.\d \d{3}( [^\r]*)?$/ (the line holds no LF) */
+function isStatusLine(l: string): boolean {
+  if (l.length < 12 || !l.startsWith('HTTP/') || !isDigit(l.charCodeAt(5)) || l.charCodeAt(6) !== 46 || !isDigit(l.charCodeAt(7))) return false;
+  if (l.charCodeAt(8) !== 32 || !isDigit(l.charCodeAt(9)) || !isDigit(l.charCodeAt(10)) || !isDigit(l.charCodeAt(11))) return false;
+  if (l.length === 12) return true;
+  if (l.charCodeAt(12) !== 32) return false;
+  return l.indexOf('\r', 13) < 0;
 }
 
 function version(v: string): number {
@@ -167,8 +198,8 @@ export function parseRequestHead(buf: Buffer, limits: HeadLimits): HeadResult<Re
     if (lf < 0 && buf.length > limits.maxUrlLength + 32) return ERR(414, `the request line is longer than ${limits.maxUrlLength} characters`);
     return MORE;
   }
-  const ls = lines(buf.toString('latin1', 0, end));
-  const rl = ls[0] ?? '';
+  const head = buf.toString('latin1', 0, end);
+  const { line: rl, next } = startLine(head);
   const sp1 = rl.indexOf(' ');
   const sp2 = rl.lastIndexOf(' ');
   if (sp1 <= 0 || sp2 === sp1) return ERR(400, `"${rl.slice(0, 80)}" is not an HTTP request line`);
@@ -184,7 +215,7 @@ export function parseRequestHead(buf: Buffer, limits: HeadLimits): HeadResult<Re
   if (!validTarget(target)) return ERR(400, 'the request target holds spaces or control characters');
   if (end > limits.maxHeaderSize) return ERR(431, `the request head is larger than ${limits.maxHeaderSize} bytes`);
   const raw: string[] = [];
-  const bad = fields(ls, raw, false, limits.maxFields);
+  const bad = fields(head, next, raw, false, limits.maxFields);
   if (bad) return bad.startsWith('more than') ? ERR(431, bad) : ERR(400, bad);
   return { kind: 'head', head: { method, target, minor, raw, size: end } };
 }
@@ -194,17 +225,19 @@ export function parseResponseHead(buf: Buffer, from: number, maxHeaderSize: numb
   const end = headEnd(buf, from);
   if (end < 0) return buf.length - from > maxHeaderSize ? ERR(502, `the response head is larger than ${maxHeaderSize} bytes`) : MORE;
   if (end - from > maxHeaderSize) return ERR(502, `the response head is larger than ${maxHeaderSize} bytes`);
-  const ls = lines(buf.toString('latin1', from, end));
-  const sl = ls[0] ?? '';
-  const m = /^(HTTP\/\d\.\d) (\d{3})(?: (.*))?$/.exec(sl);
-  if (!m) return ERR(502, `"${sl.slice(0, 80)}" is not an HTTP status line`);
-  const minor = version(m[1]!);
-  if (minor < 0) return ERR(502, `the origin answered with ${m[1]}`);
-  if (m[2]!.charCodeAt(0) === 48) return ERR(502, `"${m[2]}" is not a status code`);
+  const head = buf.toString('latin1', from, end);
+  const { line: sl, next } = startLine(head);
+  // status-line = HTTP-version SP 3DIGIT [ SP reason-phrase ], read without a regular expression
+  if (!isStatusLine(sl)) return ERR(502, `"${sl.slice(0, 80)}" is not an HTTP status line`);
+  const v = sl.slice(0, 8);
+  const minor = version(v);
+  if (minor < 0) return ERR(502, `the origin answered with ${v}`);
+  if (sl.charCodeAt(9) === 48) return ERR(502, `"${sl.slice(9, 12)}" is not a status code`);
   const raw: string[] = [];
-  const bad = fields(ls, raw, true, 1000);
+  const bad = fields(head, next, raw, true, 1000);
   if (bad) return ERR(502, bad);
-  return { kind: 'head', head: { status: Number(m[2]), reason: m[3] ?? '', minor, raw, size: end - from } };
+  const status = (sl.charCodeAt(9) - 48) * 100 + (sl.charCodeAt(10) - 48) * 10 + (sl.charCodeAt(11) - 48);
+  return { kind: 'head', head: { status, reason: sl.length > 12 ? sl.slice(13) : '', minor, raw, size: end - from } };
 }
 
 /** The value of a field (all lines of it joined with ", "), or undefined. `lower` must be lower case. */
@@ -220,6 +253,8 @@ export function field(raw: string[], lower: string): string | undefined {
 /** Whether a comma-separated field value holds `token` (case-insensitive). */
 export function hasToken(value: string | undefined, token: string): boolean {
   if (!value) return false;
+  // one token (the usual case): no list to split
+  if (value.indexOf(',') < 0) return value.length === token.length ? value.toLowerCase() === token : value.trim().toLowerCase() === token;
   for (const t of value.split(',')) if (t.trim().toLowerCase() === token) return true;
   return false;
 }
@@ -229,6 +264,8 @@ export type Framing = { kind: 'none' } | { kind: 'length'; length: number } | { 
 function contentLength(raw: string[]): number | null | 'bad' {
   const v = field(raw, 'content-length');
   if (v === undefined) return null;
+  // one value (the usual case); field values come trimmed
+  if (v.indexOf(',') < 0) return /^\d{1,15}$/.test(v) ? Number(v) : 'bad';
   // RFC 9110 §8.6: a list of identical values may be treated as one value
   let n: number | null = null;
   for (const part of v.split(',')) {

@@ -57,8 +57,8 @@ export interface HttpProxyOptions {
   auth: Authenticator;
   limiter: Limiter;
   limits: HttpProxyLimits;
-  /** ports this proxy listens on, for loop detection */
-  ownPorts?: () => number[];
+  /** whether Gatehouse listens on this port (loop detection) */
+  isOwnPort?: (port: number) => boolean;
 }
 
 export interface HttpProxy {
@@ -72,6 +72,9 @@ export interface HttpProxy {
 
 /** RFC 9110 §7.6.1: hop-by-hop fields, never forwarded (plus the legacy Proxy-Connection / Keep-Alive). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+/** lengths of the field names forwardFields drops or rewrites (hop-by-hop, Via, and what callers skip: Host, Content-Length) */
+const SPECIAL_LENGTH = new Uint8Array(64);
+for (const n of [...HOP_BY_HOP, 'via', 'host', 'content-length']) SPECIAL_LENGTH[n.length] = 1;
 
 /** Methods whose requests carry no body unless framed; others get Content-Length: 0 when they have none. */
 const NO_BODY_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
@@ -79,9 +82,11 @@ const NO_BODY_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE',
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 const MAX_FIELDS = 500;
+const NO_LEASE: { lease: Lease | null } = Object.freeze({ lease: null });
 /** error pages one connection gets before it is closed (a pipelined burst of bad requests) */
 const MAX_FAILURES = 32;
 const isContentLength = (lower: string) => lower === 'content-length';
+const isHostOrLength = (lower: string) => lower === 'host' || lower === 'content-length';
 const RESPONSE_HEAD_MAX = 64 * 1024;
 /** bytes of request body held while the origin connection is being set up */
 const UP_QUEUE_MAX = 256 * 1024;
@@ -305,9 +310,12 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
 
   function decide(rec: ConnRecord, clientAddr: string, host: string, port: number, method: string, user?: AuthUser): HttpFail | { lease: Lease | null } {
     const d = policy.decide({ service: 'http', clientAddr, user: user?.name, groups: user?.groups, host, port, method });
-    rec.set({ rule: d.rule, allowed: d.allow, ...(d.allow ? {} : { error: d.reason }) });
-    if (!d.allow) return new HttpFail(403, 'Access refused', `Gatehouse refused this request: ${d.reason}.`, 'destination_ip_prohibited');
-    if (!d.limits) return { lease: null };
+    if (!d.allow) {
+      rec.set({ rule: d.rule, allowed: false, error: d.reason });
+      return new HttpFail(403, 'Access refused', `Gatehouse refused this request: ${d.reason}.`, 'destination_ip_prohibited');
+    }
+    rec.set({ rule: d.rule, allowed: true });
+    if (!d.limits) return NO_LEASE;
     const lease = opts.limiter.acquire(d.limits);
     if (!lease) {
       const why = `${user ? `user ${user.name}` : `client ${clientAddr}`} already has ${d.limits.maxConnections} connections open (rule "${d.rule}")`;
@@ -318,8 +326,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
   }
 
   function isSelf(host: string, port: number): boolean {
-    const ports = opts.ownPorts?.() ?? [];
-    return ports.includes(port) && isLoopbackOrOwn(host, own);
+    return (opts.isOwnPort?.(port) ?? false) && isLoopbackOrOwn(host, own);
   }
 
   function looped(raw: string[]): boolean {
@@ -341,12 +348,13 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
     let prior = '';
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!;
-      const lower = name.toLowerCase();
+      // only a name as long as one this loop looks for is lower-cased (most fields pass as they are)
+      const lower = named || SPECIAL_LENGTH[name.length] === 1 ? name.toLowerCase() : '';
       if (lower === 'via') {
         prior = prior ? `${prior}, ${raw[i + 1]}` : raw[i + 1]!;
         continue;
       }
-      if (HOP_BY_HOP.has(lower) || named?.has(lower) || skip?.(lower)) continue;
+      if (lower && (HOP_BY_HOP.has(lower) || named?.has(lower) || skip?.(lower))) continue;
       out += `${name}: ${raw[i + 1]}\r\n`;
     }
     return `${out}Via: ${prior ? `${prior}, ${via}` : via}\r\n`;
@@ -541,7 +549,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
   /** The head sent to the origin: origin-form target, Host from the URL (RFC 9112 §3.2.2), our framing. */
   function requestHead(ex: Exchange, t: Target, framing: Framing, upgradeTo: string | undefined): string {
     let s = `${ex.req.method} ${t.path} HTTP/1.1\r\nHost: ${t.authority}\r\n`;
-    s += forwardFields(ex.req.raw, (lower) => lower === 'host' || lower === 'content-length');
+    s += forwardFields(ex.req.raw, isHostOrLength);
     if (framing.kind === 'chunked') s += 'Transfer-Encoding: chunked\r\n';
     else if (framing.kind === 'length') s += `Content-Length: ${framing.length}\r\n`;
     else if (!NO_BODY_BY_DEFAULT.has(ex.req.method) || field(ex.req.raw, 'content-length') !== undefined) s += 'Content-Length: 0\r\n';
