@@ -105,26 +105,22 @@ function headEnd(buf: Buffer, from: number): number {
 /**
  * A complete head (as a latin1 string) is read in place, line by line, without a string per
  * line: lines end in LF with an optional CR before it, and empty lines (before the start line,
- * and the one that ends the head) are skipped. Returns the end of the line that starts at
- * `from` (before its CR LF) and where the next one starts.
+ * and the one that ends the head) are skipped.
  */
-function lineEnd(head: string, from: number): number {
+/** The LF that ends the line starting at `from` (the head's length for its last line). */
+function lfFrom(head: string, from: number): number {
   const lf = head.indexOf('\n', from);
-  const end = lf < 0 ? head.length : lf;
-  return end > from && head.charCodeAt(end - 1) === 13 ? end - 1 : end;
+  return lf < 0 ? head.length : lf;
 }
-function nextLine(head: string, from: number): number {
-  const lf = head.indexOf('\n', from);
-  return lf < 0 ? head.length : lf + 1;
-}
+/** Where the line from `from` to its LF at `lf` ends, without a CR before the LF. */
+const endOfLine = (head: string, from: number, lf: number) => (lf > from && head.charCodeAt(lf - 1) === 13 ? lf - 1 : lf);
 
 /** The first non-empty line (RFC 9112 §2.2: empty lines before the start line are ignored) and where the fields start. */
 function startLine(head: string): { line: string; next: number } {
-  let i = 0;
-  while (i < head.length) {
-    const e = lineEnd(head, i);
-    if (e > i) return { line: head.slice(i, e), next: nextLine(head, i) };
-    i = nextLine(head, i);
+  for (let i = 0, lf = 0; i < head.length; i = lf + 1) {
+    lf = lfFrom(head, i);
+    const e = endOfLine(head, i, lf);
+    if (e > i) return { line: head.slice(i, e), next: lf + 1 };
   }
   return { line: '', next: head.length };
 }
@@ -136,9 +132,9 @@ const isTrimmed = (c: number) => c === 32 || c === 9 || c === 160;
 
 /** Parses the field lines from `i` into `raw`; returns an error reason or null. `fold` replaces obs-fold with SP (responses). */
 function fields(head: string, i: number, raw: string[], fold: boolean, maxFields: number): string | null {
-  const n = head.length;
-  for (; i < n; i = nextLine(head, i)) {
-    const e = lineEnd(head, i);
+  for (let lf = 0; i < head.length; i = lf + 1) {
+    lf = lfFrom(head, i);
+    const e = endOfLine(head, i, lf);
     if (e === i) continue;
     const c0 = head.charCodeAt(i);
     if (c0 === 32 || c0 === 9) {
