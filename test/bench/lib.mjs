@@ -8,6 +8,7 @@
 // factor: proxy core speed over load core speed. In the mirrored layout the
 // factor is inverted, so the geometric mean of the two ratios cancels it.
 import { spawn, execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
@@ -28,6 +29,25 @@ export const LAYOUTS = !twoCores
 export function describeLayouts() {
   if (!twoCores) return 'one core (figures less stable)';
   return LAYOUTS.map((l) => `${l.name}: proxy on core ${l.proxy}, origin and load on core ${l.load}`).join('; ');
+}
+
+/**
+ * Sets up every layout (`setUp(layout)` gives an env with its `gate` and `origin` processes and
+ * its `dataDir`), runs `measure(envs)`, then stops the processes and removes the data dirs.
+ */
+export async function acrossLayouts(setUp, measure) {
+  const envs = [];
+  try {
+    for (const layout of LAYOUTS) envs.push(await setUp(layout));
+    return await measure(envs);
+  } finally {
+    for (const e of envs) {
+      e.gate.child.kill('SIGTERM');
+      e.origin.child.kill('SIGTERM');
+    }
+    await sleep(500);
+    for (const e of envs) rmSync(e.dataDir, { recursive: true, force: true });
+  }
 }
 
 /** The command and arguments that run `cmd` on `core` (as is when there is one core). */

@@ -3,11 +3,11 @@
 // load generator (wrk, curl) and the origin to the other, in both mirrored
 // layouts (see lib.mjs). Every figure is printed with its ratio to direct.
 // Needs wrk and curl.
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LAYOUTS, curlSpeed, describeLayouts, execFileP, fmt, header, median, pin, row, sleep, startJson } from './lib.mjs';
+import { acrossLayouts, curlSpeed, describeLayouts, execFileP, fmt, header, median, pin, row, sleep, startJson } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
@@ -67,13 +67,6 @@ async function setUp(layout) {
   return env;
 }
 
-async function tearDown(env) {
-  env.gate.child.kill('SIGTERM');
-  env.origin.child.kill('SIGTERM');
-  await sleep(500);
-  rmSync(env.dataDir, { recursive: true, force: true });
-}
-
 /**
  * Every figure, per layout: [{figure: {direct, proxied}}]. The layouts' runs interleave (direct
  * and proxied in one layout, then in the next, round after round), so a drift of the machine
@@ -125,14 +118,7 @@ async function main() {
       process.exit(1);
     }
   }
-  const envs = [];
-  let runs;
-  try {
-    for (const layout of LAYOUTS) envs.push(await setUp(layout));
-    runs = await measure(envs);
-  } finally {
-    for (const e of envs) await tearDown(e);
-  }
+  const runs = await acrossLayouts(setUp, measure);
   const per = (k) => runs.map((r) => r[k]);
   console.log(`Gatehouse HTTP benchmark: ${describeLayouts()}`);
   console.log(`${DURATION} s per load run, median of ${LOAD_RUNS}; ${BULK_MB} MiB per transfer, median of ${BULK_RUNS}; last column: geometric mean of the layouts' ratios`);

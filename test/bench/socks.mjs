@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
-import { LAYOUTS, curlSpeed, describeLayouts, execFileP, fmt, header, median, pin, row, sleep, startJson, twoCores } from './lib.mjs';
+import { acrossLayouts, curlSpeed, describeLayouts, execFileP, fmt, header, median, pin, row, sleep, startJson, twoCores } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
@@ -72,13 +72,6 @@ async function setUp(layout) {
   return env;
 }
 
-async function tearDown(env) {
-  env.gate.child.kill('SIGTERM');
-  env.origin.child.kill('SIGTERM');
-  await sleep(500);
-  rmSync(env.dataDir, { recursive: true, force: true });
-}
-
 /** Bulk and session figures per layout: [{figure: {direct, proxied}}]; the layouts' runs interleave (see run.mjs). */
 async function measure(envs) {
   const out = envs.map(() => ({}));
@@ -132,14 +125,7 @@ async function idleFigure() {
 async function main() {
   // this process opens the idle sessions: it runs with the load
   if (twoCores) await execFileP('taskset', ['-p', '-c', '1', String(process.pid)]).catch(() => {});
-  const envs = [];
-  let runs;
-  try {
-    for (const layout of LAYOUTS) envs.push(await setUp(layout));
-    runs = await measure(envs);
-  } finally {
-    for (const e of envs) await tearDown(e);
-  }
+  const runs = await acrossLayouts(setUp, measure);
   const perIdle = await idleFigure();
   const per = (k) => runs.map((r) => r[k]);
   console.log(`SOCKS5 benchmark: ${describeLayouts()}`);
