@@ -181,8 +181,11 @@ export class Gateway {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: GatewayDeps) {
-    // asked once per HTTP request: no arrays made
-    const isOwnPort = (port: number) => this.services.some((s) => s.port === port);
+    // asked once per HTTP request: no arrays or closures made
+    const isOwnPort = (port: number) => {
+      for (const s of this.services) if (s.port === port) return true;
+      return false;
+    };
     const specs: ServiceSpec[] = [
       {
         name: 'http',

@@ -372,6 +372,9 @@ describe('response head (RFC 9112 §4)', () => {
       'ICY 200 OK',
       'HTTP/1.1',
       'HTTP/1.1 200 OK\r',
+      'HTTP/1.1 200OK',
+      'HTTP/1.1 099 Odd',
+      'HTTP/1.x 200 OK',
       'garbage',
     ]) {
       assert.equal(status(res(s + '\r\n\r\n')), 502, JSON.stringify(s));

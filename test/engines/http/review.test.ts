@@ -43,6 +43,16 @@ async function call<T>(g: TestGateway, method: string, input: unknown): Promise<
 }
 
 /** The proxy's own end of a client connection (the gateway runs in this process). */
+/** Waits (bounded: 2,000 looks) until `user`'s CONNECT shows among the live connections. */
+async function connectRecordOpen(g: TestGateway, user: string): Promise<boolean> {
+  for (let i = 0; i < 2000; i++) {
+    const live = await call<{ user: string; method: string }[]>(g, 'connections.list', {});
+    if (live.some((x) => x.method === 'CONNECT' && x.user === user)) return true;
+    await sleep(1);
+  }
+  return false;
+}
+
 function proxySideOf(client: net.Socket, proxyPort: number): net.Socket | undefined {
   const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
   return handles.find((h): h is net.Socket => h instanceof net.Socket && h.localPort === proxyPort && h.remotePort === client.localPort);
@@ -213,13 +223,7 @@ describe('regressions found in review', () => {
       await new Promise<void>((r) => s.once('connect', () => r()));
       s.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nProxy-Authorization: ${auth}\r\n\r\n`);
       // the record is open and the (first, uncached, scrypt) password check is running: reset now
-      let seen = false;
-      for (let i = 0; i < 2000 && !seen; i++) {
-        const live = await call<{ user: string; method: string }[]>(g, 'connections.list', {});
-        seen = live.some((x) => x.method === 'CONNECT' && x.user === 'dora');
-        if (!seen) await sleep(1);
-      }
-      assert.ok(seen, 'the CONNECT record opened');
+      assert.ok(await connectRecordOpen(g, 'dora'), 'the CONNECT record opened');
       assert.equal(answered, '', 'inconclusive run: the tunnel was answered before the reset');
       s.resetAndDestroy();
       const row = await g.waitForRow((x) => x.method === 'CONNECT' && x.user === 'dora');
@@ -358,13 +362,7 @@ describe('regressions found in review', () => {
       if (s.connecting) await new Promise<void>((r) => s.once('connect', () => r()));
       const auth = 'Basic ' + Buffer.from(`ellie:${pw}`).toString('base64');
       s.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nProxy-Authorization: ${auth}\r\n\r\n`);
-      let seen = false;
-      for (let i = 0; i < 2000 && !seen; i++) {
-        const live = await call<{ user: string; method: string }[]>(g, 'connections.list', {});
-        seen = live.some((x) => x.method === 'CONNECT' && x.user === 'ellie');
-        if (!seen) await sleep(1);
-      }
-      assert.ok(seen, 'the CONNECT record opened');
+      assert.ok(await connectRecordOpen(g, 'ellie'), 'the CONNECT record opened');
       assert.equal(text, '', 'inconclusive run: the tunnel was answered before the stop');
       // stop with no grace: destroyAll() runs at once, while the (uncached, scrypt) password check is still running
       void g.rt.stop(0).then(() => (stopped = true));
@@ -553,7 +551,6 @@ describe('checked in review', () => {
       await early.close();
     }
   });
-
 
   test('with the log congested (backlog limit 0), three pipelined requests are each answered, in order', async () => {
     const g = await startGateway({}, { logBacklogMax: 0 });
