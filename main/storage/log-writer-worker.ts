@@ -10,9 +10,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { readlinkSync, statSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import Database from 'better-sqlite3';
-import { LogWriter } from './log-writer.js';
+import { LogWriter, type RowTuple } from './log-writer.js';
 import { pruneStep, type RetentionLimits } from './log-retention.js';
-import type { LogRow } from '../contract/index.js';
 
 export interface WriterWorkerData {
   file: string;
@@ -24,7 +23,7 @@ export interface WriterWorkerData {
 }
 
 export type ToWriter =
-  /** a batch of rows as JSON: one string crosses threads cheaper than thousands of objects */
+  /** a batch of rows as JSON, an array of RowTuple: one string crosses threads cheaper than hundreds of objects */
   | { type: 'rows'; json: string }
   | { type: 'flush'; seq: number }
   | { type: 'limits'; limits: RetentionLimits }
@@ -41,7 +40,7 @@ export type FromWriter =
 
 const port = parentPort!;
 const data = workerData as WriterWorkerData;
-const post = (m: FromWriter, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
+const post = (m: FromWriter) => port.postMessage(m);
 
 /**
  * Writing the log is background work: on Linux this thread yields the CPU to the proxies
@@ -89,11 +88,8 @@ const writer = new LogWriter(db, {
   sliceMs: 60_000,
   onError: (err) => post({ type: 'error', message: String((err as Error)?.message ?? err) }),
 });
-writer.onRows((rows) => {
-  const ids = new Float64Array(rows.length);
-  for (let i = 0; i < rows.length; i++) ids[i] = rows[i]!.id;
-  post({ type: 'written', ids }, [ids.buffer as ArrayBuffer]);
-});
+// the ids are copied into the message (the writer keeps its array)
+writer.onWritten((ids) => post({ type: 'written', ids }));
 
 let limits = data.limits;
 let pruneBatch = 500;
@@ -127,7 +123,7 @@ function schedulePrune(ms: number): void {
 port.on('message', (m: ToWriter) => {
   switch (m.type) {
     case 'rows':
-      for (const r of JSON.parse(m.json) as Omit<LogRow, 'id'>[]) writer.push(r);
+      for (const t of JSON.parse(m.json) as RowTuple[]) writer.pushTuple(t);
       break;
     case 'flush':
       writer.flush();

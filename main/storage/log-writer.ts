@@ -32,29 +32,116 @@ export const AGG_HOUR = 3_600_000;
 
 type Agg = [dim: number, bucket: number, key: string, requests: number, denied: number, errors: number, up: number, down: number, dur: number];
 
-function addAgg(map: Map<string, Agg>, dim: number, bucket: number, key: string, r: NewRow, n = 1): Agg {
+/**
+ * A row as it is queued, crosses to the writing thread (as JSON) and is bound to the INSERT: its
+ * fields in the statement's parameter order, `allowed` as 0 or 1. An array of 18 values is half
+ * the JSON of the same row as an object (no field names), and both ends handle it in about half
+ * the time; the writer binds it as it is.
+ */
+export type RowTuple = [
+  ts: number,
+  service: string,
+  clientAddr: string,
+  clientPort: number,
+  user: string,
+  method: string,
+  url: string,
+  host: string,
+  port: number,
+  status: number,
+  bytesUp: number,
+  bytesDown: number,
+  packetsUp: number,
+  packetsDown: number,
+  durationMs: number,
+  allowed: 0 | 1,
+  rule: string,
+  error: string,
+];
+
+const T_TS = 0;
+const T_CLIENT = 2;
+const T_USER = 4;
+const T_URL = 6;
+const T_HOST = 7;
+const T_SERVICE = 1;
+const T_UP = 10;
+const T_DOWN = 11;
+const T_DURATION = 14;
+const T_ALLOWED = 15;
+const T_ERROR = 17;
+
+export function toTuple(r: NewRow): RowTuple {
+  return [
+    r.ts,
+    r.service,
+    r.clientAddr,
+    r.clientPort,
+    r.user,
+    r.method,
+    r.url,
+    r.host,
+    r.port,
+    r.status,
+    r.bytesUp,
+    r.bytesDown,
+    r.packetsUp,
+    r.packetsDown,
+    r.durationMs,
+    r.allowed ? 1 : 0,
+    r.rule,
+    r.error,
+  ];
+}
+
+/** The row a tuple holds, with its id, as an object of one fixed shape. */
+export function fromTuple(t: RowTuple, id: number): LogRow {
+  return {
+    id,
+    ts: t[0],
+    service: t[1],
+    clientAddr: t[2],
+    clientPort: t[3],
+    user: t[4],
+    method: t[5],
+    url: t[6],
+    host: t[7],
+    port: t[8],
+    status: t[9],
+    bytesUp: t[10],
+    bytesDown: t[11],
+    packetsUp: t[12],
+    packetsDown: t[13],
+    durationMs: t[14],
+    allowed: t[15] === 1,
+    rule: t[16],
+    error: t[17],
+  };
+}
+
+function addAgg(map: Map<string, Agg>, dim: number, bucket: number, key: string, t: RowTuple): void {
   const k = `${dim}\u0000${bucket}\u0000${key}`;
   let a = map.get(k);
   if (!a) map.set(k, (a = [dim, bucket, key, 0, 0, 0, 0, 0, 0]));
-  a[3] += n;
-  if (!r.allowed) a[4]++;
-  if (r.error) a[5]++;
-  a[6] += r.bytesUp;
-  a[7] += r.bytesDown;
-  a[8] += r.durationMs;
-  return a;
+  a[3]++;
+  if (t[T_ALLOWED] === 0) a[4]++;
+  if (t[T_ERROR]) a[5]++;
+  a[6] += t[T_UP];
+  a[7] += t[T_DOWN];
+  a[8] += t[T_DURATION];
 }
 
 /** Per-minute aggregates of some rows, and the per-hour ones summed from them. */
-export function aggregate(rows: readonly NewRow[]): { minute: Agg[]; hour: Agg[] } {
+export function aggregate(rows: readonly RowTuple[], n = rows.length): { minute: Agg[]; hour: Agg[] } {
   const minute = new Map<string, Agg>();
-  for (const r of rows) {
-    const b = r.ts - (r.ts % AGG_MINUTE);
-    addAgg(minute, AGG_DIM.all, b, '', r);
-    addAgg(minute, AGG_DIM.client, b, r.clientAddr, r);
-    if (r.user) addAgg(minute, AGG_DIM.user, b, r.user, r);
-    addAgg(minute, AGG_DIM.host, b, r.host, r);
-    addAgg(minute, AGG_DIM.service, b, r.service, r);
+  for (let i = 0; i < n; i++) {
+    const t = rows[i]!;
+    const b = t[T_TS] - (t[T_TS] % AGG_MINUTE);
+    addAgg(minute, AGG_DIM.all, b, '', t);
+    addAgg(minute, AGG_DIM.client, b, t[T_CLIENT], t);
+    if (t[T_USER]) addAgg(minute, AGG_DIM.user, b, t[T_USER], t);
+    addAgg(minute, AGG_DIM.host, b, t[T_HOST], t);
+    addAgg(minute, AGG_DIM.service, b, t[T_SERVICE], t);
   }
   const hour = new Map<string, Agg>();
   for (const a of minute.values()) {
@@ -67,63 +154,14 @@ export function aggregate(rows: readonly NewRow[]): { minute: Agg[]; hour: Agg[]
   return { minute: [...minute.values()], hour: [...hour.values()] };
 }
 
-/**
- * Parameters per row. (Several rows per INSERT statement was tried: quicker on uniform rows in
- * isolation, but half the speed in the log benchmark's varied rows on a growing table.)
- */
-const ROW_PARAMS = 18;
-
-function bindRow(p: unknown[], o: number, r: NewRow): void {
-  p[o] = r.ts;
-  p[o + 1] = r.service;
-  p[o + 2] = r.clientAddr;
-  p[o + 3] = r.clientPort;
-  p[o + 4] = r.user;
-  p[o + 5] = r.method;
-  p[o + 6] = r.url;
-  p[o + 7] = r.host;
-  p[o + 8] = r.port;
-  p[o + 9] = r.status;
-  p[o + 10] = r.bytesUp;
-  p[o + 11] = r.bytesDown;
-  p[o + 12] = r.packetsUp;
-  p[o + 13] = r.packetsDown;
-  p[o + 14] = r.durationMs;
-  p[o + 15] = r.allowed ? 1 : 0;
-  p[o + 16] = r.rule;
-  p[o + 17] = r.error;
-}
-
-/** The row with its id, as a fresh object of one fixed shape (a spread costs several times more). */
-export function withId(r: NewRow, id: number): LogRow {
-  return {
-    id,
-    ts: r.ts,
-    service: r.service,
-    clientAddr: r.clientAddr,
-    clientPort: r.clientPort,
-    user: r.user,
-    method: r.method,
-    url: r.url,
-    host: r.host,
-    port: r.port,
-    status: r.status,
-    bytesUp: r.bytesUp,
-    bytesDown: r.bytesDown,
-    packetsUp: r.packetsUp,
-    packetsDown: r.packetsDown,
-    durationMs: r.durationMs,
-    allowed: r.allowed,
-    rule: r.rule,
-    error: r.error,
-  };
-}
+/** Rows just written: their ids, in the order of `rows` (only the first `ids.length` of it were written). */
+export type WrittenListener = (ids: Float64Array, rows: readonly RowTuple[]) => void;
 
 export class LogWriter {
-  private queue: NewRow[] = [];
+  private queue: RowTuple[] = [];
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
-  private readonly listeners = new Set<(rows: LogRow[]) => void>();
+  private readonly listeners = new Set<WrittenListener>();
   private readonly insert;
   private readonly insertFts;
   private readonly upsertAgg;
@@ -138,16 +176,19 @@ export class LogWriter {
   maxBatchMs = 0;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly opts: LogWriterOptions = {},
   ) {
     this.delayMs = opts.delayMs ?? 200;
     this.maxBatch = opts.maxBatch ?? 1000;
     this.sliceMs = opts.sliceMs ?? 8;
-    const COLS = `INSERT INTO log (ts, service, client_addr, client_port, user, method, url, host, port, status,
-        bytes_up, bytes_down, packets_up, packets_down, duration_ms, allowed, rule, error) VALUES `;
-    const one = `(${new Array(ROW_PARAMS).fill('?').join(', ')})`;
-    this.insert = db.prepare(COLS + one);
+    // one row per statement: several rows per INSERT was tried, quicker on uniform rows in
+    // isolation, but half the speed in the log benchmark's varied rows on a growing table
+    this.insert = db.prepare(
+      `INSERT INTO log (ts, service, client_addr, client_port, user, method, url, host, port, status,
+        bytes_up, bytes_down, packets_up, packets_down, duration_ms, allowed, rule, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
     this.insertFts = db.prepare('INSERT INTO log_fts (rowid, text) VALUES (?, ?)');
     this.upsertAgg = db.prepare(
       `INSERT INTO log_agg (res, dim, bucket, key, requests, denied, errors, bytes_up, bytes_down, duration_ms)
@@ -157,27 +198,29 @@ export class LogWriter {
          bytes_up = bytes_up + excluded.bytes_up, bytes_down = bytes_down + excluded.bytes_down,
          duration_ms = duration_ms + excluded.duration_ms`,
     );
-    // one parameter array, filled in place for every row
-    const params: unknown[] = new Array(ROW_PARAMS);
-    // writes queue[0..n) or fewer when the deadline passes; returns the rows with their ids
-    this.writeTx = db.transaction((rows: NewRow[], n: number, deadline: number): LogRow[] => {
-      const out: LogRow[] = [];
-      for (let i = 0; i < n; i++) {
-        const r = rows[i]!;
-        bindRow(params, 0, r);
-        const id = Number(this.insert.run(params).lastInsertRowid);
-        this.insertFts.run(id, rowSearchText(r.host, r.url));
-        out.push(withId(r, id));
-        if ((i & 31) === 31 && performance.now() > deadline) break;
+    // writes queue[0..n), or fewer when the deadline passes; returns the ids of the rows written
+    this.writeTx = db.transaction((rows: RowTuple[], n: number, deadline: number): Float64Array => {
+      const ids = new Float64Array(n);
+      let i = 0;
+      while (i < n) {
+        const t = rows[i]!;
+        const id = Number(this.insert.run(t).lastInsertRowid);
+        this.insertFts.run(id, rowSearchText(t[T_HOST], t[T_URL]));
+        ids[i++] = id;
+        if ((i & 31) === 0 && performance.now() > deadline) break;
       }
-      const { minute, hour } = aggregate(out);
+      const { minute, hour } = aggregate(rows, i);
       for (const a of minute) this.upsertAgg.run(AGG_MINUTE, ...a);
       for (const a of hour) this.upsertAgg.run(AGG_HOUR, ...a);
-      return out;
+      return i === n ? ids : ids.subarray(0, i);
     });
   }
 
   push(row: NewRow): void {
+    this.pushTuple(toTuple(row));
+  }
+
+  pushTuple(row: RowTuple): void {
     if (this.closed) return;
     this.queue.push(row);
     if (this.queue.length >= this.maxBatch) {
@@ -191,7 +234,17 @@ export class LogWriter {
     }
   }
 
+  /** `listener` gets every batch once it is on disk, as rows with their ids */
   onRows(listener: (rows: LogRow[]) => void): () => void {
+    return this.onWritten((ids, rows) => {
+      const out: LogRow[] = new Array(ids.length);
+      for (let i = 0; i < ids.length; i++) out[i] = fromTuple(rows[i]!, ids[i]!);
+      listener(out);
+    });
+  }
+
+  /** `listener` gets every batch once it is on disk, as ids beside the tuples (no objects made) */
+  onWritten(listener: WrittenListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -237,9 +290,10 @@ export class LogWriter {
   private writeOnce(deadline: number): boolean {
     if (this.queue.length === 0) return true;
     const t0 = performance.now();
-    let written: LogRow[];
+    const rows = this.queue;
+    let ids: Float64Array;
     try {
-      written = this.writeTx(this.queue, Math.min(this.queue.length, this.maxBatch), deadline);
+      ids = this.writeTx(rows, Math.min(rows.length, this.maxBatch), deadline);
     } catch (err) {
       // the database is busy or failing: keep the rows and try again later
       this.opts.onError?.(err);
@@ -255,11 +309,11 @@ export class LogWriter {
     const ms = performance.now() - t0;
     this.batches++;
     if (ms > this.maxBatchMs) this.maxBatchMs = ms;
-    this.queue = written.length === this.queue.length ? [] : this.queue.slice(written.length);
-    this.written += written.length;
+    this.queue = ids.length === rows.length ? [] : rows.slice(ids.length);
+    this.written += ids.length;
     for (const l of this.listeners) {
       try {
-        l(written);
+        l(ids, rows);
       } catch (err) {
         // a broken listener must not stop the others, nor the writer
         this.opts.onError?.(err);

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDb, type Db } from '../../main/storage/db.js';
-import { AGG_HOUR, AGG_MINUTE, LogWriter, aggregate } from '../../main/storage/log-writer.js';
+import { AGG_HOUR, AGG_MINUTE, LogWriter, aggregate, toTuple } from '../../main/storage/log-writer.js';
 import { logExtent, pruneStep, usedBytes, MINUTE_AGG_DAYS } from '../../main/storage/log-retention.js';
 import { periodPieces, top, traffic, bucketFor } from '../../main/storage/log-stats.js';
 import { countRows } from '../../main/storage/log-query.js';
@@ -121,7 +121,7 @@ test('the aggregates equal a GROUP BY over the rows, per minute and per hour, fo
   const totals = db.prepare('SELECT sum(requests) FROM log_agg WHERE res = ? AND dim = 0').pluck().get(AGG_HOUR);
   assert.equal(totals, 3000);
   // the hour sums are the minute sums
-  const agg = aggregate(rows);
+  const agg = aggregate(rows.map(toTuple));
   assert.equal(agg.hour.filter((a) => a[0] === 0).reduce((s, a) => s + a[3], 0), 3000);
 });
 
