@@ -58,6 +58,29 @@ test('rows pushed go through the writing thread and come back with their ids, in
   assert.equal(w.written, 2800);
 });
 
+test('rows with long URLs go in smaller batches and still come back whole, every field as pushed', async () => {
+  const { dir, db } = freshDir();
+  const w = new ThreadedLogWriter({ dataDir: dir, db, limits: NO_LIMITS, delayMs: 5, maxBatch: 4000 });
+  const seen: LogRow[] = [];
+  w.onRows((rows) => seen.push(...rows));
+  await w.pruneNow(); // resolves once the thread is up: rows pushed before that are written here
+  const gen = rowGenerator({ seed: 12 });
+  // 256 rows of 3 KB URLs are about 800 KB of JSON: the batch size has to come down
+  const pushed = Array.from({ length: 900 }, (_, i) => {
+    const r = gen();
+    return { ...r, url: `${r.url}?q=${'é'.repeat(i % 2)}${'x'.repeat(3000)}`, allowed: i % 3 !== 0, user: i % 5 === 0 ? 'zoë' : r.user };
+  });
+  for (const r of pushed) w.push(r);
+  await w.flush();
+  assert.equal(seen.length, pushed.length);
+  assert.deepEqual(
+    seen.map(({ id: _id, ...r }) => r),
+    pushed,
+  );
+  await w.close();
+  assert.deepEqual(recentLog(db, 10_000).reverse(), seen);
+});
+
 test('the writing thread prunes to the limits it is given', async () => {
   const { dir, db } = freshDir();
   const w = new ThreadedLogWriter({ dataDir: dir, db, limits: NO_LIMITS, delayMs: 5, pruneEveryMs: 60_000 });
