@@ -117,7 +117,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const log = createLogHandlers({ db, dataDir: opts.dataDir, version: VERSION, settings: () => settings, emit: (e) => control.emit(e), logger: logger.child('log'), delayMs: opts.logDelayMs });
   const writer = log.writer;
   const backlogMax = opts.logBacklogMax ?? LOG_BACKLOG_MAX;
-  const recorder = createRecorder((row) => writer.push(row), Date.now, () => writer.pending > backlogMax);
+  const recorder = createRecorder((row) => writer.pushTuple(row), Date.now, () => writer.pending > backlogMax);
   const users = new UsersRepo(db);
   const rulesRepo = new RulesRepo(db, () => ({
     users: new Set(users.list().map((u) => u.name.toLowerCase())),

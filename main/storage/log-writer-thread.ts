@@ -108,9 +108,13 @@ export class ThreadedLogWriter {
   }
 
   push(row: NewRow): void {
+    this.pushTuple(toTuple(row));
+  }
+
+  pushTuple(row: RowTuple): void {
     if (this.closed) return;
-    if (this.fallback) return this.fallback.push(row);
-    this.queue.push(toTuple(row));
+    if (this.fallback) return this.fallback.pushTuple(row);
+    this.queue.push(row);
     if (this.queue.length >= Math.min(this.maxBatch, this.sendRows)) this.send();
     else if (!this.timer) {
       this.timer = setTimeout(() => this.send(), Math.min(this.delayMs, SEND_MS));
