@@ -1,6 +1,6 @@
 /**
  * The proxies' side of the log writer: rows queue here and go, a batch at a
- * time (at most `delayMs` after the first, or at once when `maxBatch` wait),
+ * time (at most `delayMs` after the first, or at once when a batch is full),
  * to the writing thread (log-writer-worker.ts), which inserts them and sends
  * back their ids; listeners then get the rows with ids, in order, as with
  * LogWriter. The proxies' thread only copies rows into a message, so logging
@@ -29,16 +29,22 @@ interface SentBatch {
   rows: RowTuple[] | null;
 }
 
-/** Rows are handed to the thread this often at most (ms), or at once when `sendRows` wait. */
+/** Rows are handed to the thread this often at most (ms), or at once when a batch is full. */
 const SEND_MS = 50;
 /**
- * A batch's JSON is kept below this size. Past about 128 KiB a message costs many times more
- * per byte to post (160 KiB: about 700 µs; 60 KiB: about 40 µs), so rows go in batches of
- * whatever count keeps them below it: fewer rows per batch when they carry long URLs.
+ * A batch is full at 512 rows or at about 64 KiB of JSON, whichever comes first. Past about
+ * 128 KiB a message costs many times more per byte to post (160 KiB: about 700 µs; 60 KiB:
+ * about 40 µs), so rows that carry long URLs go in smaller batches.
  */
 const SEND_BYTES = 64 * 1024;
-const SEND_ROWS_MIN = 16;
-const SEND_ROWS_MAX = 512;
+const SEND_ROWS = 512;
+/** JSON characters of a tuple beyond its strings (numbers, quotes, commas), rounded up */
+const TUPLE_JSON_FIXED = 120;
+
+/** About how many characters a tuple takes as JSON (its strings as they are: URLs seldom need escapes). */
+function jsonSize(t: RowTuple): number {
+  return TUPLE_JSON_FIXED + t[1].length + t[2].length + t[4].length + t[5].length + t[6].length + t[7].length + t[16].length + t[17].length;
+}
 
 export interface ThreadedLogWriterOptions {
   dataDir: string;
@@ -53,10 +59,11 @@ export interface ThreadedLogWriterOptions {
 
 export class ThreadedLogWriter {
   private queue: RowTuple[] = [];
-  private sendRows = 256;
+  /** jsonSize of the queued rows */
+  private queuedSize = 0;
   /**
    * Batches sent to the thread, waiting for their ids, oldest first. Each is kept as the JSON
-   * text that was sent: one string per batch instead of thousands of objects that would live
+   * text that was sent: one string per batch instead of hundreds of arrays that would live
    * long enough (the writer runs at low priority) to be copied by every scavenge and promoted.
    * It is parsed again only when a listener wants the rows, or the thread failed.
    */
@@ -114,8 +121,11 @@ export class ThreadedLogWriter {
   pushTuple(row: RowTuple): void {
     if (this.closed) return;
     if (this.fallback) return this.fallback.pushTuple(row);
+    const size = jsonSize(row);
+    if (this.queue.length > 0 && this.queuedSize + size > SEND_BYTES) this.send();
     this.queue.push(row);
-    if (this.queue.length >= Math.min(this.maxBatch, this.sendRows)) this.send();
+    this.queuedSize += size;
+    if (this.queue.length >= Math.min(this.maxBatch, SEND_ROWS) || this.queuedSize >= SEND_BYTES) this.send();
     else if (!this.timer) {
       this.timer = setTimeout(() => this.send(), Math.min(this.delayMs, SEND_MS));
       this.timer.unref();
@@ -203,6 +213,7 @@ export class ThreadedLogWriter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.queue.length === 0) return;
+    this.queuedSize = 0;
     if (this.fallback) {
       for (const t of this.queue) this.fallback.pushTuple(t);
       this.queue = [];
@@ -211,8 +222,6 @@ export class ThreadedLogWriter {
     const rows = this.queue;
     this.queue = [];
     const json = JSON.stringify(rows);
-    if (json.length > SEND_BYTES) this.sendRows = Math.max(SEND_ROWS_MIN, this.sendRows >> 1);
-    else if (json.length < SEND_BYTES / 4 && rows.length >= this.sendRows) this.sendRows = Math.min(SEND_ROWS_MAX, this.sendRows * 2);
     this.sent.push({ json, n: rows.length, rows: null });
     this.inFlight += rows.length;
     this.post({ type: 'rows', json });
@@ -324,6 +333,7 @@ export class ThreadedLogWriter {
     this.sentOffset = 0;
     this.inFlight = 0;
     this.queue = [];
+    this.queuedSize = 0;
     if (this.fallback) for (const t of unwritten) this.fallback.pushTuple(t);
     else this.fallback = this.direct(unwritten);
     for (const [, resolve] of this.waiters) resolve();

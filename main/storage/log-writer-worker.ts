@@ -88,7 +88,7 @@ const writer = new LogWriter(db, {
   sliceMs: 60_000,
   onError: (err) => post({ type: 'error', message: String((err as Error)?.message ?? err) }),
 });
-// the ids are copied into the message (the writer keeps its array)
+// the ids are copied into the message, not transferred: every onWritten listener gets the same array
 writer.onWritten((ids) => post({ type: 'written', ids }));
 
 let limits = data.limits;

@@ -95,7 +95,7 @@ export function toTuple(r: NewRow): RowTuple {
 }
 
 /** The row a tuple holds, with its id, as an object of one fixed shape. */
-export function fromTuple(t: RowTuple, id: number): LogRow {
+export function fromTuple(t: Readonly<RowTuple>, id: number): LogRow {
   return {
     id,
     ts: t[0],
@@ -155,7 +155,7 @@ export function aggregate(rows: readonly RowTuple[], n = rows.length): { minute:
 }
 
 /** Rows just written: their ids, in the order of `rows` (only the first `ids.length` of it were written). */
-export type WrittenListener = (ids: Float64Array, rows: readonly RowTuple[]) => void;
+export type WrittenListener = (ids: Float64Array, rows: readonly Readonly<RowTuple>[]) => void;
 
 export class LogWriter {
   private queue: RowTuple[] = [];

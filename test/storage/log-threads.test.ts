@@ -58,20 +58,31 @@ test('rows pushed go through the writing thread and come back with their ids, in
   assert.equal(w.written, 2800);
 });
 
-test('rows with long URLs go in smaller batches and still come back whole, every field as pushed', async () => {
+test('rows with long URLs go in smaller batches (none past 64 KiB of JSON) and still come back whole, every field as pushed', async () => {
   const { dir, db } = freshDir();
   const w = new ThreadedLogWriter({ dataDir: dir, db, limits: NO_LIMITS, delayMs: 5, maxBatch: 4000 });
   const seen: LogRow[] = [];
   w.onRows((rows) => seen.push(...rows));
   await w.pruneNow(); // resolves once the thread is up: rows pushed before that are written here
+  const worker = (w as unknown as { worker: { postMessage(m: unknown): void } }).worker;
+  const sizes: number[] = [];
+  const post = worker.postMessage.bind(worker);
+  worker.postMessage = (m: unknown) => {
+    const json = (m as { type: string; json?: string }).json;
+    if (json !== undefined) sizes.push(json.length);
+    post(m);
+  };
   const gen = rowGenerator({ seed: 12 });
-  // 256 rows of 3 KB URLs are about 800 KB of JSON: the batch size has to come down
   const pushed = Array.from({ length: 900 }, (_, i) => {
     const r = gen();
-    return { ...r, url: `${r.url}?q=${'é'.repeat(i % 2)}${'x'.repeat(3000)}`, allowed: i % 3 !== 0, user: i % 5 === 0 ? 'zoë' : r.user };
+    // every third row carries a 3 KB URL: 512 of them would be about 600 KB of JSON
+    const url = i % 3 === 0 ? `${r.url}?q=${'é'.repeat(i % 2)}${'x'.repeat(3000)}` : r.url;
+    return { ...r, url, allowed: i % 4 !== 0, user: i % 5 === 0 ? 'zoë' : r.user };
   });
   for (const r of pushed) w.push(r);
   await w.flush();
+  assert.ok(sizes.length > 1);
+  assert.ok(Math.max(...sizes) <= 64 * 1024, `largest batch: ${Math.max(...sizes)} characters of JSON`);
   assert.equal(seen.length, pushed.length);
   assert.deepEqual(
     seen.map(({ id: _id, ...r }) => r),
@@ -110,6 +121,27 @@ test('when the writing thread dies, rows are written on the caller\'s connection
   await w.flush();
   await w.close();
   assert.equal(db.prepare('SELECT count(*) FROM log').pluck().get(), 15);
+});
+
+test('rows sent to a writing thread that stops before writing them are written on the caller\'s connection, each once', async () => {
+  const { dir, db } = freshDir();
+  const errors: unknown[] = [];
+  const w = new ThreadedLogWriter({ dataDir: dir, db, limits: NO_LIMITS, delayMs: 5, onError: (e) => errors.push(e) });
+  await w.pruneNow(); // the thread is up
+  const gen = rowGenerator({ seed: 15 });
+  const pushed = Array.from({ length: 700 }, gen);
+  const worker = (w as unknown as { worker: { terminate(): Promise<number> } }).worker;
+  // the thread is told to stop; a full batch goes out to it at once, and the rest by timer
+  const stopped = worker.terminate();
+  for (const r of pushed) w.push(r);
+  await stopped;
+  for (let i = 0; i < 90 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(errors.length > 0, 'the failure was reported');
+  await w.close();
+  assert.deepEqual(
+    db.prepare('SELECT url FROM log ORDER BY id').pluck().all(),
+    pushed.map((r) => r.url),
+  );
 });
 
 async function filled(rows: number): Promise<{ dir: string; db: Db }> {

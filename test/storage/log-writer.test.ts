@@ -119,6 +119,22 @@ test('listeners get each written batch with ascending ids that match the rows on
   assert.deepEqual(all.map((r) => r.url), [0, 1, 2, 3, 4].map((i) => `http://example.com/${i}`));
 });
 
+test('a batch cut short by its time slice writes the rest in later slices, each row with its own id, none twice', async () => {
+  const d = db();
+  // a slice of 0 ms stops after the first 32 rows of every transaction
+  const w = new LogWriter(d, { delayMs: 1, maxBatch: 4000, sliceMs: 0 });
+  const batches: LogRow[][] = [];
+  w.onRows((rows) => batches.push(rows));
+  for (let i = 0; i < 200; i++) w.push(row(i));
+  for (let i = 0; i < 200 && w.pending > 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(w.pending, 0);
+  assert.ok(batches.length > 1, `written in ${batches.length} slices`);
+  const all = batches.flat();
+  assert.deepEqual(all.map((r) => r.url), Array.from({ length: 200 }, (_, i) => `http://example.com/${i}`));
+  assert.deepEqual(all, recentLog(d, 1000).reverse());
+  w.close();
+});
+
 test('an unsubscribed listener gets no more rows', () => {
   const d = db();
   const w = new LogWriter(d, { delayMs: 60_000 });
