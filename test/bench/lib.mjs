@@ -96,15 +96,27 @@ export function header(proxiedName) {
 }
 
 /**
- * One figure: per layout {direct, proxied}; prints each layout's figures and ratio and returns
- * their geometric mean (for a lower-is-better figure such as latency the ratio is direct/proxied).
+ * One figure: per layout {direct: [..], proxied: [..]}, one sample of each per round, taken one
+ * right after the other. Prints each layout's medians and the median of its rounds' ratios, and
+ * returns the median over rounds of the layouts' geometric mean. A ratio is taken within a round,
+ * from runs seconds apart, so a drift of the machine between rounds (its speed was seen to change
+ * by half within a minute) does not enter it. For a lower-is-better figure such as latency the
+ * ratio is direct/proxied. BENCH_VERBOSE=1 prints every round's ratios.
  */
 export function row(name, perLayout, unit, digits = 0, higherIsBetter = true) {
-  const ratios = perLayout.map(({ direct, proxied }) => (higherIsBetter ? proxied / direct : direct / proxied));
+  const rounds = Math.min(...perLayout.map((l) => Math.min(l.direct.length, l.proxied.length)));
+  const ratioAt = (l, i) => (higherIsBetter ? l.proxied[i] / l.direct[i] : l.direct[i] / l.proxied[i]);
+  const byRound = Array.from({ length: rounds }, (_, i) => perLayout.map((l) => ratioAt(l, i)));
   const per = perLayout
-    .map(({ direct, proxied }, i) => `${fmt(direct, digits).padStart(11)} ${fmt(proxied, digits).padStart(9)} ${`${fmt(ratios[i], 2)}×`.padStart(6)}`)
+    .map((l, j) => {
+      const r = median(byRound.map((x) => x[j]));
+      return `${fmt(median(l.direct), digits).padStart(11)} ${fmt(median(l.proxied), digits).padStart(9)} ${`${fmt(r, 2)}×`.padStart(6)}`;
+    })
     .join(' │');
-  const ratio = geomean(ratios);
+  const ratio = median(byRound.map(geomean));
   console.log(`${name.padEnd(34)} ${per} │ ${unit.padEnd(6)} ${`${fmt(ratio, 2)}×`.padStart(6)}`);
+  if (process.env.BENCH_VERBOSE === '1') {
+    console.log(`${''.padEnd(34)} rounds: ${byRound.map((x) => x.map((r) => fmt(r, 2)).join('/')).join('  ')}`);
+  }
   return ratio;
 }

@@ -7,14 +7,14 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { acrossLayouts, curlSpeed, describeLayouts, execFileP, fmt, header, median, pin, row, sleep, startJson } from './lib.mjs';
+import { acrossLayouts, curlSpeed, describeLayouts, execFileP, fmt, header, pin, row, sleep, startJson } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
-const DURATION = process.env.BENCH_SECONDS ?? '5';
+const DURATION = process.env.BENCH_SECONDS ?? '4';
 const BULK_MB = Number(process.env.BENCH_BULK_MB ?? '512');
 const BULK_RUNS = Number(process.env.BENCH_BULK_RUNS ?? '5');
-const LOAD_RUNS = Number(process.env.BENCH_LOAD_RUNS ?? '3');
+const LOAD_RUNS = Number(process.env.BENCH_LOAD_RUNS ?? '5');
 
 async function which(cmd) {
   try {
@@ -90,7 +90,7 @@ async function measure(envs) {
       }
     }
     for (const j of envs.keys()) {
-      for (const k of ['rps', 'p50', 'p99']) out[j][`${k}${c}`] = { direct: median(ds[j].map((x) => x[k])), proxied: median(ps[j].map((x) => x[k])) };
+      for (const k of ['rps', 'p50', 'p99']) out[j][`${k}${c}`] = { direct: ds[j].map((x) => x[k]), proxied: ps[j].map((x) => x[k]) };
     }
   }
   const bulk = envs.map(() => ({ direct: [], proxied: [], tunnel: [] }));
@@ -103,9 +103,8 @@ async function measure(envs) {
     }
   }
   for (const [j, e] of envs.entries()) {
-    const direct = median(bulk[j].direct);
-    out[j].bulk = { direct, proxied: median(bulk[j].proxied) };
-    out[j].tunnel = { direct, proxied: median(bulk[j].tunnel) };
+    out[j].bulk = { direct: bulk[j].direct, proxied: bulk[j].proxied };
+    out[j].tunnel = { direct: bulk[j].direct, proxied: bulk[j].tunnel };
     out[j].peakRss = peakRssKiB(e.gate.child.pid);
   }
   return out;
@@ -121,7 +120,7 @@ async function main() {
   const runs = await acrossLayouts(setUp, measure);
   const per = (k) => runs.map((r) => r[k]);
   console.log(`Gatehouse HTTP benchmark: ${describeLayouts()}`);
-  console.log(`${DURATION} s per load run, median of ${LOAD_RUNS}; ${BULK_MB} MiB per transfer, median of ${BULK_RUNS}; last column: geometric mean of the layouts' ratios`);
+  console.log(`${DURATION} s per load run, median of ${LOAD_RUNS}; ${BULK_MB} MiB per transfer, median of ${BULK_RUNS}; ratios within each round; last column: median over rounds of the layouts' geometric mean`);
   header('proxy');
   const r = {};
   for (const c of [1, 50]) {

@@ -8,14 +8,14 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
-import { acrossLayouts, curlSpeed, describeLayouts, execFileP, fmt, header, median, pin, row, sleep, startJson, twoCores } from './lib.mjs';
+import { acrossLayouts, curlSpeed, describeLayouts, execFileP, fmt, header, pin, row, sleep, startJson, twoCores } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
-const SECONDS = Number(process.env.BENCH_SECONDS ?? '5');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? '4');
 const BULK_MB = Number(process.env.BENCH_BULK_MB ?? '512');
 const BULK_RUNS = Number(process.env.BENCH_BULK_RUNS ?? '5');
-const LOAD_RUNS = Number(process.env.BENCH_LOAD_RUNS ?? '3');
+const LOAD_RUNS = Number(process.env.BENCH_LOAD_RUNS ?? '5');
 const IDLE = Number(process.env.BENCH_IDLE_SESSIONS ?? '3000');
 
 const gatewayArgs = (dataDir) => ['--max-semi-space-size=4', join(root, 'dist/gatehouse.js'), 'serve', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1', '--http-port', '0', '--socks-port', '0', '--admin-port', '0', '--sharing', 'on'];
@@ -83,7 +83,7 @@ async function measure(envs) {
       bulk[j].proxied.push(await curlSpeed(e.layout.load, ['--socks5', e.socks, url], BULK_MB, 1));
     }
   }
-  for (const j of envs.keys()) out[j].bulk = { direct: median(bulk[j].direct), proxied: median(bulk[j].proxied) };
+  for (const j of envs.keys()) out[j].bulk = bulk[j];
   for (const e of envs) {
     await load(e.layout.load, 'direct', e.echo, e.echo, 10);
     await load(e.layout.load, 'socks', e.socksPort, e.echo, 10);
@@ -97,7 +97,7 @@ async function measure(envs) {
         ps[j].push(await load(e.layout.load, 'socks', e.socksPort, e.echo, n));
       }
     }
-    for (const j of envs.keys()) out[j][`s${n}`] = { direct: median(ds[j]), proxied: median(ps[j]) };
+    for (const j of envs.keys()) out[j][`s${n}`] = { direct: ds[j], proxied: ps[j] };
   }
   return out;
 }
@@ -129,7 +129,7 @@ async function main() {
   const perIdle = await idleFigure();
   const per = (k) => runs.map((r) => r[k]);
   console.log(`SOCKS5 benchmark: ${describeLayouts()}`);
-  console.log(`${SECONDS} s per load run, median of ${LOAD_RUNS}; ${BULK_MB} MiB per transfer, median of ${BULK_RUNS}; last column: geometric mean of the layouts' ratios`);
+  console.log(`${SECONDS} s per load run, median of ${LOAD_RUNS}; ${BULK_MB} MiB per transfer, median of ${BULK_RUNS}; ratios within each round; last column: median over rounds of the layouts' geometric mean`);
   header('socks5');
   const bulk = row('bulk through a CONNECT session', per('bulk'), 'MiB/s');
   const s1 = row('sessions/s, one at a time', per('s1'), 'sess/s');
