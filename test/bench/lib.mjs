@@ -32,8 +32,8 @@ export function describeLayouts() {
 }
 
 /**
- * Sets up every layout (`setUp(layout)` gives an env with its `gate` and `origin` processes and
- * its `dataDir`), runs `measure(envs)`, then stops the processes and removes the data dirs.
+ * Sets up every layout (`setUp(layout)` gives an env with its `gate` and `origin` processes, its
+ * `dataDir`, and optionally `others`: more child processes to stop), runs `measure(envs)`, then stops the processes and removes the data dirs.
  */
 export async function acrossLayouts(setUp, measure) {
   const envs = [];
@@ -44,6 +44,7 @@ export async function acrossLayouts(setUp, measure) {
     for (const e of envs) {
       e.gate.child.kill('SIGTERM');
       e.origin.child.kill('SIGTERM');
+      for (const c of e.others ?? []) c.kill('SIGTERM');
     }
     await sleep(500);
     for (const e of envs) rmSync(e.dataDir, { recursive: true, force: true });

@@ -1,5 +1,10 @@
 // The loopback origin for benchmarks: /small answers 100 bytes, /bulk?mb=N streams N MiB;
-// beside it a TCP echo server (for SOCKS sessions). Prints {port, echo} once both listen.
+// beside it TCP echo servers (for SOCKS sessions). Prints {port, echo, echoes} once all listen.
+//
+// Each SOCKS load run takes an echo port of its own (`echoes`): a run opens tens of
+// thousands of connections, each leaving a TIME_WAIT entry for its destination for a
+// minute, and once those pile up for one address and port, every connect to it spends
+// longer finding a free local port. Real traffic spreads over many destinations.
 import http from 'node:http';
 import net from 'node:net';
 
@@ -23,11 +28,14 @@ const server = http.createServer((req, res) => {
   res.end(small);
 });
 server.keepAliveTimeout = 60000;
-const echo = net.createServer((s) => {
+const ECHOES = Number(process.env.BENCH_ECHO_PORTS ?? '24');
+const onEcho = (s) => {
   s.on('data', (c) => s.write(c));
   s.on('error', () => {});
-});
-echo.listen(0, '127.0.0.1', () =>
-  server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.address().port, echo: echo.address().port }) + '\n')),
-);
+};
+const listen = (srv) => new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve(srv.address().port)));
+const echoes = [];
+for (let i = 0; i < ECHOES; i++) echoes.push(await listen(net.createServer(onEcho)));
+const port = await listen(server);
+process.stdout.write(JSON.stringify({ port, echo: echoes[0], echoes }) + '\n');
 process.on('SIGTERM', () => process.exit(0));

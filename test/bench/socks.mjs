@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { acrossLayouts, curlSpeed, describeLayouts, execFileP, fmt, header, pin, row, sleep, startJson, twoCores } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -26,6 +27,36 @@ async function load(core, mode, port, originPort, inflight) {
   const r = JSON.parse(stdout);
   if (r.failed) console.error(`  ${mode} ×${inflight}: ${r.failed} sessions failed`);
   return r.sessions / r.seconds;
+}
+
+/** microsocks (C, Debian's `microsocks` package), if installed: measured beside Gatehouse as the issue's reference. */
+const MICROSOCKS = process.env.BENCH_MICROSOCKS ?? '/usr/bin/microsocks';
+const hasMicrosocks = await execFileP(MICROSOCKS, ['-h']).then(
+  () => true,
+  (err) => err.code !== 'ENOENT', // it prints its usage and exits non-zero
+);
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function startMicrosocks(core) {
+  const port = await freePort();
+  const child = spawn(...pin(core, MICROSOCKS, ['-i', '127.0.0.1', '-p', String(port)]), { stdio: 'ignore' });
+  // ready once it accepts a connection
+  for (let i = 0; i < 50; i++) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => resolve(true)).on('error', () => resolve(false));
+      s.on('connect', () => s.destroy());
+    });
+    if (ok) break;
+    await sleep(100);
+  }
+  return { port, child };
 }
 
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
@@ -62,13 +93,18 @@ async function setUp(layout) {
   const dataDir = mkdtempSync(join(tmpdir(), 'gh-bench-socks-'));
   const origin = startJson(...pin(layout.load, process.execPath, [join(here, 'origin.mjs')]));
   const gate = startJson(...pin(layout.proxy, process.execPath, gatewayArgs(dataDir)));
-  const env = { layout, dataDir, origin, gate, httpOrigin: 0, echo: 0, socks: '', socksPort: 0 };
+  const env = { layout, dataDir, origin, gate, httpOrigin: 0, echo: 0, echoes: [], nextEcho: 0, socks: '', socksPort: 0, microsocks: null, others: [] };
   const o = await origin.first;
   const ready = await gate.first;
   env.httpOrigin = o.port;
   env.echo = o.echo;
+  env.echoes = o.echoes;
   env.socks = ready.socks;
   env.socksPort = Number(ready.socks.split(':').pop());
+  if (hasMicrosocks) {
+    env.microsocks = await startMicrosocks(layout.proxy);
+    env.others = [env.microsocks.child];
+  }
   return env;
 }
 
@@ -84,19 +120,26 @@ async function measure(envs) {
     }
   }
   for (const j of envs.keys()) out[j].bulk = bulk[j];
+  // every load run gets an echo port of its own (see origin.mjs)
+  const echo = (e) => e.echoes[e.nextEcho++ % e.echoes.length];
   for (const e of envs) {
-    await load(e.layout.load, 'direct', e.echo, e.echo, 10);
-    await load(e.layout.load, 'socks', e.socksPort, e.echo, 10);
+    const p = echo(e);
+    await load(e.layout.load, 'direct', p, p, 10);
+    await load(e.layout.load, 'socks', e.socksPort, echo(e), 10);
   }
   for (const n of [1, 50]) {
     const ds = envs.map(() => []);
     const ps = envs.map(() => []);
+    const ms = envs.map(() => []);
     for (let i = 0; i < LOAD_RUNS; i++) {
       for (const [j, e] of envs.entries()) {
-        ds[j].push(await load(e.layout.load, 'direct', e.echo, e.echo, n));
-        ps[j].push(await load(e.layout.load, 'socks', e.socksPort, e.echo, n));
+        const p = echo(e);
+        ds[j].push(await load(e.layout.load, 'direct', p, p, n));
+        ps[j].push(await load(e.layout.load, 'socks', e.socksPort, echo(e), n));
+        if (n === 50 && e.microsocks) ms[j].push(await load(e.layout.load, 'socks', e.microsocks.port, echo(e), n));
       }
     }
+    if (n === 50 && hasMicrosocks) for (const j of envs.keys()) out[j].ms50 = { direct: ds[j], proxied: ms[j] };
     for (const j of envs.keys()) out[j][`s${n}`] = { direct: ds[j], proxied: ps[j] };
   }
   return out;
@@ -134,6 +177,10 @@ async function main() {
   const bulk = row('bulk through a CONNECT session', per('bulk'), 'MiB/s');
   const s1 = row('sessions/s, one at a time', per('s1'), 'sess/s');
   const s50 = row('sessions/s, 50 in flight', per('s50'), 'sess/s');
+  if (hasMicrosocks) {
+    header('microsocks');
+    row('sessions/s, 50 in flight', per('ms50'), 'sess/s');
+  } else console.log('(install microsocks to measure it beside Gatehouse: apt-get install microsocks)');
   console.log(`${`memory per idle session (${IDLE})`.padEnd(34)} ${fmt(perIdle, 1)} KiB (proxy on core 0)`);
   console.log(`targets: bulk ≥ 0.70× (${fmt(bulk, 2)}), sessions/s at 50 ≥ 0.75× (${fmt(s50, 2)}), ≤ 12 KiB per idle session (${fmt(perIdle, 1)}); one at a time: ${fmt(s1, 2)}×`);
 }

@@ -25,6 +25,7 @@ import { CONGESTION_RETRY_MS, type ConnRecord, type Recorder } from '../../recor
 import { hostPort, isLoopbackOrOwn, normalizeAddr, ownAddresses, parseAuthority } from '../../net/addresses.js';
 import { dial } from '../../net/dialer.js';
 import { copyOut, fastReader, giveBack, relay, sharedOnread } from '../../net/relay.js';
+import { sharedReads } from '../../net/shared-reads.js';
 import { HttpFail, errorPage, failFromErrno, proxyStatusHeader, statusText } from './errors.js';
 import {
   BodyFramer,
@@ -409,6 +410,7 @@ export function createHttpProxy(opts: HttpProxyOptions): HttpProxy {
 
   function onClientConnection(socket: net.Socket): void {
     socket.setNoDelay(true);
+    sharedReads(socket);
     const c = new ClientConn(socket, limits.headerTimeoutMs);
     clients.add(c);
     ensureSweeper();

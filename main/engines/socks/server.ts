@@ -8,6 +8,7 @@
  * the truth, close, and note the reason on the session's record.
  */
 import net from 'node:net';
+import { sharedReads } from '../../net/shared-reads.js';
 import type { Policy } from '../../policy/policy.js';
 import type { Authenticator } from '../../policy/auth.js';
 import type { Lease, Limiter } from '../../policy/limits.js';
@@ -469,7 +470,10 @@ class Session {
 
 export function createSocksProxy(opts: SocksOptions): SocksProxy {
   const engine: Engine = { limits: opts.limits, opts, sessions: new Set() };
-  const onConnection = (socket: net.Socket) => whenLogKeepsUp(opts.recorder, socket, () => void new Session(engine, socket));
+  const onConnection = (socket: net.Socket) => {
+    sharedReads(socket);
+    whenLogKeepsUp(opts.recorder, socket, () => void new Session(engine, socket));
+  };
   const servers = new Set<net.Server>();
   return {
     createServer() {
