@@ -10,13 +10,20 @@
  * but only for sockets we dial. `sharedReads` sets the same thing up on an
  * accepted socket: it reads into one shared buffer, and each read is copied
  * into a right-sized Buffer (small ones come from node's pool) and emitted as
- * 'data' directly. Listeners, pause/resume (which stop and start the kernel
- * reads), 'end', bytesRead and timeouts behave as before.
+ * 'data' directly while the socket flows and nothing is queued.
+ *
+ * Everything else behaves as node's default: listeners, 'end', bytesRead and
+ * timeouts. So does pause: with `onread`, node's pause stops reading from the
+ * kernel at once, and a paused socket would not notice that its peer reset or
+ * closed (a client giving up during a sign-in check). Here a paused socket
+ * goes on reading into its readable queue until the queue is full, as by
+ * default, and only then stops reading.
  *
  * It needs three of net.Socket's own symbols, found once on a socket made with
  * `onread`. Where they are missing (another node), nothing changes.
  */
 import net from 'node:net';
+import { Duplex } from 'node:stream';
 
 const READ_SIZE = 64 * 1024;
 const SHARED = Buffer.allocUnsafeSlow(READ_SIZE);
@@ -29,7 +36,7 @@ interface Keys {
 
 function findKeys(): Keys | null {
   try {
-    const probe = new net.Socket({ onread: { buffer: Buffer.alloc(1), callback: () => true } });
+    const probe = new net.Socket({ onread: { buffer: Buffer.alloc(1), callback: () => true } } as net.SocketConstructorOpts);
     const bySym = new Map(Object.getOwnPropertySymbols(probe).map((s) => [s.description, s]));
     probe.destroy();
     const buffer = bySym.get('kBuffer');
@@ -49,8 +56,17 @@ type Keyed = net.Socket & Record<symbol, unknown> & { _handle?: Handle | null };
 function emitCopy(this: net.Socket, n: number, buf: Buffer): boolean {
   const chunk = Buffer.allocUnsafe(n);
   buf.copy(chunk, 0, 0, n);
-  this.emit('data', chunk);
-  return true;
+  if (this.readableFlowing === true && this.readableLength === 0) {
+    this.emit('data', chunk);
+    return true;
+  }
+  // paused, not yet flowing, or bytes still queued: queue behind them (false stops reading)
+  return this.push(chunk);
+}
+
+/** Readable's own pause, without net's stop of the kernel reads (see above). */
+function pauseReading(this: net.Socket): net.Socket {
+  return Duplex.prototype.pause.call(this) as net.Socket;
 }
 
 /**
@@ -67,5 +83,6 @@ export function sharedReads(socket: net.Socket): boolean {
   s[keys.buffer] = SHARED;
   s[keys.gen] = null;
   s[keys.callback] = emitCopy;
+  socket.pause = pauseReading as typeof socket.pause;
   return true;
 }
