@@ -9,15 +9,20 @@
  * Node's `onread` option avoids it (the socket reads into a buffer we give),
  * but only for sockets we dial. `sharedReads` sets the same thing up on an
  * accepted socket: it reads into one shared buffer, and each read is copied
- * into a right-sized Buffer (small ones come from node's pool) and emitted as
- * 'data' directly while the socket flows and nothing is queued.
+ * into a right-sized Buffer and emitted as 'data' directly while the socket
+ * flows with a 'data' listener, no encoding and nothing queued; otherwise it is
+ * pushed into the readable queue as node would. (A read under 4 KiB is a slice
+ * of node's shared 8 KiB pool, as `Buffer.allocUnsafe` gives: a kept partial
+ * head holds that slab.)
  *
- * Everything else behaves as node's default: listeners, 'end', bytesRead and
- * timeouts. So does pause: with `onread`, node's pause stops reading from the
- * kernel at once, and a paused socket would not notice that its peer reset or
- * closed (a client giving up during a sign-in check). Here a paused socket
- * goes on reading into its readable queue until the queue is full, as by
- * default, and only then stops reading.
+ * 'end', half-close, bytesRead and timeouts are node's own. So is pause: with
+ * `onread`, node's pause stops reading from the kernel at once, and a paused
+ * socket would not notice that its peer reset or closed (a client giving up
+ * during a sign-in check). Here a paused socket goes on reading into its
+ * readable queue until the queue is full (16 KiB by default), as by default,
+ * and only then stops reading.
+ *
+ * GATEHOUSE_SHARED_READS=0 in the environment turns it off.
  *
  * It needs three of net.Socket's own symbols, found once on a socket made with
  * `onread`. Where they are missing (another node), nothing changes.
@@ -35,14 +40,19 @@ interface Keys {
 }
 
 function findKeys(): Keys | null {
+  if (process.env.GATEHOUSE_SHARED_READS === '0') return null;
   try {
-    const probe = new net.Socket({ onread: { buffer: Buffer.alloc(1), callback: () => true } } as net.SocketConstructorOpts);
+    // every socket has these symbols; that they hold this probe's onread shows they still mean it
+    const probeBuf = Buffer.alloc(1);
+    const probeCb = () => true;
+    const probe = new net.Socket({ onread: { buffer: probeBuf, callback: probeCb } } as net.SocketConstructorOpts) as Keyed;
     const bySym = new Map(Object.getOwnPropertySymbols(probe).map((s) => [s.description, s]));
-    probe.destroy();
     const buffer = bySym.get('kBuffer');
     const callback = bySym.get('kBufferCb');
     const gen = bySym.get('kBufferGen');
-    return buffer && callback && gen ? { buffer, callback, gen } : null;
+    const ok = buffer && callback && gen && probe[buffer] === probeBuf && probe[callback] === probeCb && probe[gen] === null;
+    probe.destroy();
+    return ok ? { buffer, callback, gen } : null;
   } catch {
     return null;
   }
@@ -56,11 +66,11 @@ type Keyed = net.Socket & Record<symbol, unknown> & { _handle?: Handle | null };
 function emitCopy(this: net.Socket, n: number, buf: Buffer): boolean {
   const chunk = Buffer.allocUnsafe(n);
   buf.copy(chunk, 0, 0, n);
-  if (this.readableFlowing === true && this.readableLength === 0) {
+  if (this.readableFlowing === true && this.readableLength === 0 && this.readableEncoding === null && this.listenerCount('data') > 0) {
     this.emit('data', chunk);
     return true;
   }
-  // paused, not yet flowing, or bytes still queued: queue behind them (false stops reading)
+  // paused, not yet flowing, decoding, no listener, or bytes still queued: as node would (false stops reading)
   return this.push(chunk);
 }
 

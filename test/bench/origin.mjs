@@ -29,6 +29,7 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 60000;
 const ECHOES = Number(process.env.BENCH_ECHO_PORTS ?? '24');
+if (!Number.isInteger(ECHOES) || ECHOES < 1) throw new Error(`BENCH_ECHO_PORTS must be a whole number ≥ 1, not ${process.env.BENCH_ECHO_PORTS}`);
 const onEcho = (s) => {
   s.on('data', (c) => s.write(c));
   s.on('error', () => {});

@@ -21,8 +21,15 @@ const IDLE = Number(process.env.BENCH_IDLE_SESSIONS ?? '3000');
 
 const gatewayArgs = (dataDir) => ['--max-semi-space-size=4', join(root, 'dist/gatehouse.js'), 'serve', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1', '--http-port', '0', '--socks-port', '0', '--admin-port', '0', '--sharing', 'on'];
 
+/**
+ * Each load run connects from a loopback source address of its own and to an echo port of its
+ * own (see origin.mjs): its connections' TIME_WAIT entries then never slow a later run's connects.
+ */
+let runs = 0;
+const source = () => `127.1.0.${1 + (runs++ % 250)}`;
+
 async function load(core, mode, port, originPort, inflight) {
-  const [c, a] = pin(core, process.execPath, [join(here, 'socks-load.mjs'), mode, String(port), String(originPort), String(inflight), String(SECONDS)]);
+  const [c, a] = pin(core, process.execPath, [join(here, 'socks-load.mjs'), mode, String(port), String(originPort), String(inflight), String(SECONDS), source()]);
   const { stdout } = await execFileP(c, a);
   const r = JSON.parse(stdout);
   if (r.failed) console.error(`  ${mode} ×${inflight}: ${r.failed} sessions failed`);
@@ -33,7 +40,7 @@ async function load(core, mode, port, originPort, inflight) {
 const MICROSOCKS = process.env.BENCH_MICROSOCKS ?? '/usr/bin/microsocks';
 const hasMicrosocks = await execFileP(MICROSOCKS, ['-h']).then(
   () => true,
-  (err) => err.code !== 'ENOENT', // it prints its usage and exits non-zero
+  (err) => typeof err.code === 'number', // it ran: it prints its usage and exits non-zero
 );
 
 async function freePort() {
@@ -47,16 +54,18 @@ async function freePort() {
 async function startMicrosocks(core) {
   const port = await freePort();
   const child = spawn(...pin(core, MICROSOCKS, ['-i', '127.0.0.1', '-p', String(port)]), { stdio: 'ignore' });
+  child.on('error', () => {});
   // ready once it accepts a connection
   for (let i = 0; i < 50; i++) {
     const ok = await new Promise((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => resolve(true)).on('error', () => resolve(false));
       s.on('connect', () => s.destroy());
     });
-    if (ok) break;
+    if (ok) return { port, child };
     await sleep(100);
   }
-  return { port, child };
+  child.kill('SIGTERM');
+  throw new Error(`microsocks did not listen on 127.0.0.1:${port} within 5 s`);
 }
 
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);

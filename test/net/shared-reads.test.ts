@@ -4,6 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { sharedReads } from '../../main/net/shared-reads.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,8 +88,9 @@ test('a paused socket reads ahead only a bounded amount; on resume every byte ar
     p.client.end(body);
     await sleep(300);
     assert.equal(chunks.length, 0, 'nothing is delivered while paused');
-    // read ahead stops once the readable queue is full (16 KiB by default) plus at most one read
-    assert.ok(p.accepted.readableLength <= 16 * 1024 + 64 * 1024, `queued ${p.accepted.readableLength} bytes while paused`);
+    // read ahead stops once the readable queue is full (its high-water mark) plus at most one read
+    const bound = p.accepted.readableHighWaterMark + 64 * 1024;
+    assert.ok(p.accepted.readableLength <= bound, `queued ${p.accepted.readableLength} bytes while paused`);
     assert.ok(p.accepted.bytesRead < body.length, 'the rest waits in the kernel');
     const ended = once(p.accepted, 'end');
     p.accepted.resume();
@@ -120,6 +124,46 @@ test('pausing and resuming mid-stream keeps the order', async () => {
   }
 });
 
+test('with an encoding set, data comes as decoded strings, as without shared reads', async () => {
+  const p = await pair();
+  try {
+    p.accepted.setEncoding('utf8');
+    let text = '';
+    p.accepted.on('data', (c: string) => {
+      assert.equal(typeof c, 'string');
+      text += c;
+    });
+    const body = 'grüße, '.repeat(20_000);
+    p.client.end(body);
+    await once(p.accepted, 'end');
+    assert.equal(text, body);
+  } finally {
+    await p.close();
+  }
+});
+
+test('piped into a slow writable, every byte arrives in order', async () => {
+  const p = await pair();
+  try {
+    const { Writable } = await import('node:stream');
+    const got: Buffer[] = [];
+    const slow = new Writable({
+      highWaterMark: 1024,
+      write(chunk: Buffer, _enc, cb) {
+        got.push(chunk);
+        setImmediate(cb);
+      },
+    });
+    const body = pattern(1024 * 1024);
+    p.accepted.pipe(slow);
+    p.client.end(body);
+    await once(slow, 'finish');
+    assert.ok(Buffer.concat(got).equals(body));
+  } finally {
+    await p.close();
+  }
+});
+
 test('a socket that is not connected, or already set up, is left as it is', async () => {
   const lone = new net.Socket();
   assert.equal(sharedReads(lone), false);
@@ -130,4 +174,18 @@ test('a socket that is not connected, or already set up, is left as it is', asyn
   } finally {
     await p.close();
   }
+});
+
+test('GATEHOUSE_SHARED_READS=0 leaves accepted sockets to node', async () => {
+  const mod = fileURLToPath(new URL('../../main/net/shared-reads.ts', import.meta.url));
+  const script = `
+    import net from 'node:net';
+    import { sharedReads } from ${JSON.stringify(mod)};
+    const server = net.createServer((s) => { console.log(sharedReads(s)); s.destroy(); server.close(); });
+    server.listen(0, '127.0.0.1', () => net.connect(server.address().port, '127.0.0.1').on('error', () => {}));
+  `;
+  const run = (value: string) =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, GATEHOUSE_SHARED_READS: value }, timeout: 20_000 });
+  assert.equal((await run('0')).stdout.trim(), 'false');
+  assert.equal((await run('1')).stdout.trim(), 'true');
 });
