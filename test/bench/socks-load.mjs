@@ -1,10 +1,9 @@
 // The SOCKS load generator (runs on its own core): sessions of connect, SOCKS5
 // handshake (when a proxy is given), a small request, its answer and close,
-// for a fixed time with a fixed number in flight, from the given loopback
-// source address (127.0.0.1 if none). Prints {sessions, seconds}.
+// for a fixed time with a fixed number in flight. Prints {sessions, seconds}.
 import net from 'node:net';
 
-const [, , mode, targetPort, originPort, inflightArg, secondsArg, source = '127.0.0.1'] = process.argv;
+const [, , mode, targetPort, originPort, inflightArg, secondsArg] = process.argv;
 const inflight = Number(inflightArg);
 const seconds = Number(secondsArg);
 const port = Number(targetPort);
@@ -17,7 +16,7 @@ const until = Date.now() + seconds * 1000;
 
 function session() {
   return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress: source, noDelay: true });
+    const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
     let stage = mode === 'socks' ? 0 : 2;
     let buf = Buffer.alloc(0);
     const finish = (ok) => {

@@ -21,15 +21,8 @@ const IDLE = Number(process.env.BENCH_IDLE_SESSIONS ?? '3000');
 
 const gatewayArgs = (dataDir) => ['--max-semi-space-size=4', join(root, 'dist/gatehouse.js'), 'serve', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1', '--http-port', '0', '--socks-port', '0', '--admin-port', '0', '--sharing', 'on'];
 
-/**
- * Each load run connects from a loopback source address of its own and to an echo port of its
- * own (see origin.mjs): its connections' TIME_WAIT entries then never slow a later run's connects.
- */
-let runs = 0;
-const source = () => `127.1.0.${1 + (runs++ % 250)}`;
-
 async function load(core, mode, port, originPort, inflight) {
-  const [c, a] = pin(core, process.execPath, [join(here, 'socks-load.mjs'), mode, String(port), String(originPort), String(inflight), String(SECONDS), source()]);
+  const [c, a] = pin(core, process.execPath, [join(here, 'socks-load.mjs'), mode, String(port), String(originPort), String(inflight), String(SECONDS)]);
   const { stdout } = await execFileP(c, a);
   const r = JSON.parse(stdout);
   if (r.failed) console.error(`  ${mode} ×${inflight}: ${r.failed} sessions failed`);
