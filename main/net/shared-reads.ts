@@ -24,8 +24,9 @@
  *
  * GATEHOUSE_SHARED_READS=0 in the environment turns it off.
  *
- * It needs three of net.Socket's own symbols, found once on a socket made with
- * `onread`. Where they are missing (another node), nothing changes.
+ * It needs three of net.Socket's own symbols, found once on a probe socket made
+ * with `onread`. Where they are missing, or do not hold what the probe's
+ * `onread` set (another node), nothing changes.
  */
 import net from 'node:net';
 import { Duplex } from 'node:stream';

@@ -33,7 +33,8 @@ export function describeLayouts() {
 
 /**
  * Sets up every layout (`setUp(layout)` gives an env with its `gate` and `origin` processes, its
- * `dataDir`, and optionally `others`: more child processes to stop), runs `measure(envs)`, then stops the processes and removes the data dirs.
+ * `dataDir`, and optionally `others`: more child processes to stop), runs `measure(envs)`, then
+ * stops the processes and removes the data dirs.
  */
 export async function acrossLayouts(setUp, measure) {
   const envs = [];
