@@ -12,7 +12,7 @@ import { sharedReads } from '../../main/net/shared-reads.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A loopback server whose accepted sockets read through the shared buffer; returns the pair. */
-async function pair(): Promise<{ server: net.Server; accepted: net.Socket; client: net.Socket; shared: boolean; close: () => Promise<void> }> {
+async function pair(): Promise<{ server: net.Server; accepted: net.Socket; client: net.Socket; close: () => Promise<void> }> {
   let shared = false;
   const server = net.createServer({ allowHalfOpen: true });
   const acceptedP = new Promise<net.Socket>((resolve) =>
@@ -27,11 +27,12 @@ async function pair(): Promise<{ server: net.Server; accepted: net.Socket; clien
   client.on('error', () => {});
   const accepted = await acceptedP;
   accepted.on('error', () => {});
+  // every test below is about the shared mode: it must be on, not node's default in its place
+  assert.equal(shared, true, 'this node offers what shared reads need');
   return {
     server,
     accepted,
     client,
-    shared,
     close: async () => {
       client.destroy();
       accepted.destroy();
@@ -46,7 +47,6 @@ const pattern = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (
 test('bytes arrive whole and in order as data events, then end; bytesRead counts them', async () => {
   const p = await pair();
   try {
-    assert.equal(p.shared, true, 'this node offers what shared reads need');
     const chunks: Buffer[] = [];
     p.accepted.on('data', (c: Buffer) => chunks.push(c));
     const body = pattern(300_000);
