@@ -12,17 +12,14 @@ import { GatehouseError } from './contract/index.js';
 import { createHttpProxy, type HttpProxyLimits } from './engines/http/proxy.js';
 import { createSocksProxy, type SocksLimits } from './engines/socks/server.js';
 import { hostPort } from './net/addresses.js';
-import type { Policy } from './policy/policy.js';
-import type { Authenticator } from './policy/auth.js';
-import type { Limiter } from './policy/limits.js';
+import type { Admission } from './engines/admission.js';
 import type { Recorder } from './recorder.js';
 import type { Logger } from './logger.js';
 
 export interface GatewayDeps {
-  policy: Policy;
+  /** the one admission path every service takes (source gate, sign-in, decision, lease) */
+  admission: Admission;
   recorder: Recorder;
-  auth: Authenticator;
-  limiter: Limiter;
   logger: Logger;
 }
 
@@ -65,7 +62,7 @@ interface ServiceSpec {
   portKey: string;
   /** settings that need a restart when they change */
   listenKey(s: Settings): string;
-  create(s: Settings, isOwnPort: (port: number) => boolean): Engine;
+  create(s: Settings): Engine;
 }
 
 async function listenOn(server: net.Server, host: string | undefined, port: number): Promise<void> {
@@ -95,7 +92,6 @@ class Service {
   constructor(
     readonly spec: ServiceSpec,
     private readonly logger: Logger,
-    private readonly isOwnPort: (port: number) => boolean,
   ) {}
 
   addresses(): string[] {
@@ -115,7 +111,7 @@ class Service {
     this.state = 'starting';
     this.error = null;
     this.key = this.spec.listenKey(s);
-    const engine = this.spec.create(s, this.isOwnPort);
+    const engine = this.spec.create(s);
     this.engine = engine;
     let port = this.spec.port(s);
     try {
@@ -181,11 +177,6 @@ export class Gateway {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: GatewayDeps) {
-    // asked once per HTTP request: no arrays or closures made
-    const isOwnPort = (port: number) => {
-      for (const s of this.services) if (s.port === port) return true;
-      return false;
-    };
     const specs: ServiceSpec[] = [
       {
         name: 'http',
@@ -193,8 +184,8 @@ export class Gateway {
         port: (s) => s['http.port'],
         portKey: 'http.port',
         listenKey: (s) => JSON.stringify([s.listen, s['http.port']]),
-        create: (s, own) => {
-          const p = createHttpProxy({ policy: deps.policy, recorder: deps.recorder, auth: deps.auth, limiter: deps.limiter, limits: httpLimits(s), isOwnPort: own });
+        create: (s) => {
+          const p = createHttpProxy({ admission: deps.admission, recorder: deps.recorder, limits: httpLimits(s) });
           return { createServer: () => p.createServer(), setLimits: (x) => p.setLimits(httpLimits(x)), closeIdle: () => p.closeIdle(), destroyAll: () => p.destroyAll() };
         },
       },
@@ -205,12 +196,18 @@ export class Gateway {
         portKey: 'socks.port',
         listenKey: (s) => JSON.stringify([s.listen, s['socks.port']]),
         create: (s) => {
-          const p = createSocksProxy({ policy: deps.policy, recorder: deps.recorder, auth: deps.auth, limiter: deps.limiter, limits: socksLimits(s), logger: deps.logger.child('socks') });
+          const p = createSocksProxy({ admission: deps.admission, recorder: deps.recorder, limits: socksLimits(s), logger: deps.logger.child('socks') });
           return { createServer: () => p.createServer(), setLimits: (x) => p.setLimits(socksLimits(x)), destroyAll: () => p.destroyAll() };
         },
       },
     ];
-    this.services = specs.map((spec) => new Service(spec, deps.logger, isOwnPort));
+    this.services = specs.map((spec) => new Service(spec, deps.logger));
+  }
+
+  /** A port one of the proxies listens on (asked per request: no arrays or closures made). */
+  isOwnPort(port: number): boolean {
+    for (const s of this.services) if (s.port === port) return true;
+    return false;
   }
 
   /** Applies settings: starts, stops or restarts services as needed. Calls are serialized. */

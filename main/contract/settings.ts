@@ -17,6 +17,7 @@ export const SettingsSchema = z.object({
   listen: z.array(z.string()).min(1),
   'http.port': port,
   'http.connectPorts': z.string(),
+  'http.safePorts': z.string(),
   'http.headerTimeout': seconds(0.05, 3600),
   'http.idleTimeout': seconds(0.05, 86400),
   'http.connectTimeout': seconds(0.05, 600),
@@ -32,8 +33,10 @@ export const SettingsSchema = z.object({
   'socks.udp': z.boolean(),
   'access.allowedSources': z.array(z.string()).min(1),
   'access.defaultAction': z.enum(['allow', 'deny']),
+  'access.blockedPorts': z.string(),
   'auth.maxFailures': z.number().int().min(1).max(1000),
   'auth.lockoutSeconds': seconds(0.05, 86400),
+  'auth.maxDelaySeconds': seconds(0, 60),
   'admin.listen': z.string(),
   'admin.port': port,
   'log.retentionDays': z.number().int().min(1).max(3650),
@@ -48,6 +51,8 @@ export const DEFAULT_SETTINGS: Settings = {
   listen: ['*'],
   'http.port': 8080,
   'http.connectPorts': '443,563,8443',
+  // Squid's default Safe_ports
+  'http.safePorts': '21,70,80,210,280,443,488,591,777,1025-65535',
   'http.headerTimeout': 10,
   'http.idleTimeout': 60,
   'http.connectTimeout': 10,
@@ -63,8 +68,10 @@ export const DEFAULT_SETTINGS: Settings = {
   'socks.udp': true,
   'access.allowedSources': ['local'],
   'access.defaultAction': 'deny',
+  'access.blockedPorts': '25',
   'auth.maxFailures': 5,
   'auth.lockoutSeconds': 300,
+  'auth.maxDelaySeconds': 4,
   'admin.listen': '127.0.0.1',
   'admin.port': 8088,
   'log.retentionDays': 30,
@@ -84,6 +91,7 @@ export const SETTING_INFO: Record<SettingKey, Omit<SettingInfo, 'key'>> = {
   listen: { description: 'Addresses the proxy services listen on; "*" means every interface.', example: '*  or  192.168.1.10,::1' },
   'http.port': { description: 'Port of the HTTP/HTTPS proxy (0 picks a free port).', example: '8080' },
   'http.connectPorts': { description: 'Ports that CONNECT tunnels may reach.', example: '443,563,8443-8444' },
+  'http.safePorts': { description: 'Ports that plain-HTTP requests may reach (as Squid\'s Safe_ports).', example: '80,443,1025-65535' },
   'http.headerTimeout': { description: 'Seconds a client has to send a complete request head (slowloris guard).', example: '10' },
   'http.idleTimeout': { description: 'Seconds an idle keep-alive client connection or tunnel is kept open.', example: '60' },
   'http.connectTimeout': { description: 'Seconds to wait for a connection to an origin server.', example: '10' },
@@ -97,13 +105,15 @@ export const SETTING_INFO: Record<SettingKey, Omit<SettingInfo, 'key'>> = {
   'socks.idleTimeout': { description: 'Seconds an idle SOCKS session is kept open.', example: '3600' },
   'socks.bindTimeout': { description: 'Seconds a SOCKS BIND waits for the peer to connect.', example: '120' },
   'socks.udp': { description: 'Whether SOCKS5 UDP ASSOCIATE is allowed.', example: 'true' },
-  'auth.maxFailures': { description: 'Failed sign-ins from one address before it is locked out.', example: '5' },
-  'auth.lockoutSeconds': { description: 'Seconds a locked-out address is refused (also the window in which failures count).', example: '300' },
+  'auth.maxFailures': { description: 'Failed sign-ins from one address (or for one user name from it) before further attempts are slowed down.', example: '5' },
+  'auth.lockoutSeconds': { description: 'Seconds without a failure after which failed sign-ins are forgotten.', example: '300' },
+  'auth.maxDelaySeconds': { description: 'Longest wait between sign-in attempts once they are slowed down (the wait doubles per failure up to this).', example: '4' },
   'access.allowedSources': {
     description: 'Client addresses allowed to use the proxies: "local" (loopback and private ranges), addresses or CIDR ranges.',
     example: 'local  or  192.168.1.0/24,10.0.0.5',
   },
   'access.defaultAction': { description: 'What happens to a request no rule matches: allow or deny.', example: 'deny' },
+  'access.blockedPorts': { description: 'Destination ports no service may reach, whatever the rules say (empty: none).', example: '25' },
   'admin.listen': { description: 'Address of the web admin (127.0.0.1 keeps it on this PC).', example: '127.0.0.1' },
   'admin.port': { description: 'Port of the web admin.', example: '8088' },
   'log.retentionDays': { description: 'Days of request log kept.', example: '30' },
@@ -144,10 +154,12 @@ export function validateSetting<K extends SettingKey>(key: K, value: unknown): S
   }
   let v: unknown = parsed.data;
   switch (key) {
-    case 'http.connectPorts': {
+    case 'http.connectPorts':
+    case 'http.safePorts':
+    case 'access.blockedPorts': {
       try {
         const ranges = parsePortList(v as string, { allowZero: false });
-        if (ranges.length === 0) fail(key, 'at least one port is needed');
+        if (ranges.length === 0 && key !== 'access.blockedPorts') fail(key, 'at least one port is needed');
         v = formatPortList(ranges);
       } catch (e) {
         if (e instanceof GatehouseError && e.message.startsWith('setting')) throw e;

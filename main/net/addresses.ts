@@ -45,3 +45,19 @@ export function isLoopbackOrOwn(host: string, own: Set<string>): boolean {
   const h = host.toLowerCase();
   return own.has(h) || /^127\./.test(h) || h.endsWith('.localhost');
 }
+
+/**
+ * This PC's own interface addresses, looked up again every few seconds (Wi-Fi reconnects, DHCP):
+ * `has` answers from the last look; `onChange` hears when the set changed.
+ */
+export function watchOwnAddresses(onChange: () => void, everyMs = 5000): { has(addr: string): boolean; stop(): void } {
+  let own = ownAddresses();
+  const timer = setInterval(() => {
+    const next = ownAddresses();
+    if (next.size === own.size && [...next].every((a) => own.has(a))) return;
+    own = next;
+    onChange();
+  }, everyMs);
+  timer.unref();
+  return { has: (addr) => own.has(addr.toLowerCase()), stop: () => clearInterval(timer) };
+}

@@ -2,7 +2,7 @@
  * Rules: validation (with messages that name the rule, the field and the bad
  * value) and compilation into matchers that run per request without parsing.
  */
-import { SourceSet, parseCidr, parseIp, parseSourceList, cidrContains } from '../contract/addresses.js';
+import { SourceSet, parseCidr, parseIp, parseSourceList, cidrContains, type IpAddr } from '../contract/addresses.js';
 import { parsePortList, portInList, type PortRange } from '../contract/ports.js';
 import { GatehouseError, type Rule, type RuleInput, type RuleLimits, type Schedule } from '../contract/index.js';
 
@@ -11,14 +11,21 @@ export interface RuleRequest {
   clientAddr: string;
   user?: string;
   groups?: string[];
+  /** the name (or address) the client asked for */
   host: string;
   port: number;
 }
 
 export interface CompiledRule {
   rule: Rule;
-  /** `time` (ms since the epoch) matters only to rules with a schedule */
-  matches(r: RuleRequest, time: number): boolean;
+  /** whether the rule names destinations (it then "names" what it matches, e.g. this PC's own addresses) */
+  hasDestinations: boolean;
+  /**
+   * `addr` is the address being decided (parsed), or null when only the name is known yet.
+   * `time` (ms since the epoch) matters only to rules with a schedule. Returns undefined when
+   * the answer depends on an address that is not known yet (a range rule and a name).
+   */
+  matches(r: RuleRequest, addr: IpAddr | null, time: number): boolean | undefined;
 }
 
 const HOST_RE = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/;
@@ -33,7 +40,8 @@ function parseTime(t: string): number | null {
   return Number(m[1]) * 60 + Number(m[2]);
 }
 
-type DestMatcher = (host: string) => boolean;
+/** A destination criterion: a name pattern (matched against the name the client gave) or an address range. */
+type DestMatcher = { byName: true; test: (host: string) => boolean } | { byName: false; test: (addr: IpAddr) => boolean };
 
 function compileDestination(d: string): DestMatcher | null {
   const t = d.trim().toLowerCase().replace(/\.$/, '');
@@ -42,25 +50,12 @@ function compileDestination(d: string): DestMatcher | null {
     const base = t.slice(2);
     if (!HOST_RE.test(base)) return null;
     const suffix = '.' + base;
-    return (h) => h === base || h.endsWith(suffix);
+    return { byName: true, test: (h) => h === base || h.endsWith(suffix) };
   }
-  if (t.includes('/')) {
-    const c = parseCidr(t);
-    if (!c) return null;
-    return (h) => {
-      const a = parseIp(h);
-      return !!a && cidrContains(c, a);
-    };
-  }
-  const ip = parseIp(t);
-  if (ip) {
-    return (h) => {
-      const a = parseIp(h);
-      return !!a && a.family === ip.family && a.value === ip.value;
-    };
-  }
-  if (!HOST_RE.test(t)) return null;
-  return (h) => h === t;
+  const c = parseCidr(t);
+  if (c) return { byName: false, test: (a) => cidrContains(c, a) };
+  if (t.includes('/') || !HOST_RE.test(t)) return null;
+  return { byName: true, test: (h) => h === t };
 }
 
 /** Checks a rule; returns it cleaned up (trimmed lists), or throws E_VALIDATION. */
@@ -136,11 +131,14 @@ export function compileRule(rule: Rule): CompiledRule {
   const groups = new Set(rule.groups.map((g) => g.toLowerCase()));
   const whoMatters = rule.users.length > 0 || rule.groups.length > 0;
   const dests = rule.destinations.map(compileDestination).filter((m): m is DestMatcher => m !== null);
+  const byName = dests.filter((d) => d.byName).map((d) => d.test as (h: string) => boolean);
+  const byAddr = dests.filter((d) => !d.byName).map((d) => d.test as (a: IpAddr) => boolean);
   const ports: PortRange[] = rule.ports ? parsePortList(rule.ports) : [];
   const inSchedule = rule.schedule ? scheduleMatcher(rule.schedule) : null;
   return {
     rule,
-    matches(r, time) {
+    hasDestinations: dests.length > 0,
+    matches(r, addr, time) {
       if (services.size && !services.has(r.service as never)) return false;
       if (sources && !sources.has(r.clientAddr)) return false;
       if (whoMatters) {
@@ -150,12 +148,17 @@ export function compileRule(rule: Rule): CompiledRule {
         const byGroup = !byUser && groups.size > 0 && (r.groups ?? []).some((g) => groups.has(g.toLowerCase()));
         if (!byUser && !byGroup) return false;
       }
-      if (dests.length) {
-        const h = r.host.toLowerCase().replace(/\.$/, '');
-        if (!dests.some((m) => m(h))) return false;
-      }
       if (ports.length && !portInList(r.port, ports)) return false;
       if (inSchedule && !inSchedule(time)) return false;
+      if (dests.length) {
+        // names first (decided before any lookup), then ranges on the address being decided
+        const h = r.host.toLowerCase().replace(/\.$/, '');
+        if (byName.some((m) => m(h))) return true;
+        if (byAddr.length === 0) return false;
+        const a = addr ?? parseIp(h);
+        if (!a) return undefined;
+        return byAddr.some((m) => m(a));
+      }
       return true;
     },
   };

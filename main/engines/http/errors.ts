@@ -1,8 +1,10 @@
 /**
  * How the HTTP proxy fails: one error type that reaches the client as a status,
- * a small readable page and a Proxy-Status header (RFC 9209), plus the table
- * from socket errno to status (after apify/proxy-chain's statuses.ts).
+ * a small readable page and a Proxy-Status header (RFC 9209); socket errors
+ * become statuses through the engines' shared table (../outcomes.ts).
  */
+import { dialOutcome } from '../outcomes.js';
+
 export class HttpFail extends Error {
   constructor(
     readonly status: number,
@@ -10,31 +12,17 @@ export class HttpFail extends Error {
     readonly detail: string,
     /** RFC 9209 §2.3 proxy error type */
     readonly proxyError: string,
+    /** seconds for a Retry-After field (RFC 9110 §10.2.3), for 429 and 503 */
+    readonly retryAfterS = 0,
   ) {
     super(detail);
   }
 }
 
-const ERRNO: Record<string, [number, string, string, string]> = {
-  ENOTFOUND: [404, 'Host not found', 'The name {host} could not be resolved.', 'dns_error'],
-  EAI_AGAIN: [502, 'Name lookup failed', 'The name {host} could not be resolved right now (the DNS server did not answer).', 'dns_timeout'],
-  EAI_FAIL: [502, 'Name lookup failed', 'The name {host} could not be resolved.', 'dns_error'],
-  ECONNREFUSED: [502, 'Connection refused', '{host} refused the connection.', 'connection_refused'],
-  ECONNRESET: [502, 'Connection reset', '{host} closed the connection unexpectedly.', 'connection_terminated'],
-  EPIPE: [502, 'Connection closed', '{host} closed the connection unexpectedly.', 'connection_terminated'],
-  EHOSTUNREACH: [502, 'Host unreachable', '{host} cannot be reached from this network.', 'destination_unavailable'],
-  ENETUNREACH: [502, 'Network unreachable', 'The network of {host} cannot be reached (is this PC online?).', 'destination_unavailable'],
-  ETIMEDOUT: [504, 'Connection timed out', '{host} did not answer in time.', 'connection_timeout'],
-  E_CONNECT_TIMEOUT: [504, 'Connection timed out', '{host} did not accept the connection in time.', 'connection_timeout'],
-  E_RESPONSE_TIMEOUT: [504, 'Response timed out', '{host} did not start its response in time.', 'http_response_incomplete'],
-  HPE_INVALID_CONSTANT: [502, 'Bad response', '{host} sent a response that is not valid HTTP.', 'http_protocol_error'],
-};
-
+/** A failed connection to an origin as the client sees it (the table is shared with SOCKS: ../outcomes.ts). */
 export function failFromErrno(err: NodeJS.ErrnoException, host: string): HttpFail {
-  const code = err.code ?? '';
-  const e = ERRNO[code] ?? (code.startsWith('HPE_') ? ERRNO.HPE_INVALID_CONSTANT : undefined);
-  if (e) return new HttpFail(e[0], e[1], e[2].replace('{host}', host), e[3]);
-  return new HttpFail(502, 'Bad gateway', `The connection to ${host} failed (${code || err.message}).`, 'proxy_internal_error');
+  const o = dialOutcome(err, host);
+  return new HttpFail(o.status, o.title, o.detail, o.proxyError);
 }
 
 const STATUS_TEXT: Record<number, string> = {

@@ -9,14 +9,14 @@
  */
 import net from 'node:net';
 import { sharedReads } from '../../net/shared-reads.js';
-import type { Policy } from '../../policy/policy.js';
-import type { Authenticator } from '../../policy/auth.js';
-import type { Lease, Limiter } from '../../policy/limits.js';
+import type { Lease } from '../../policy/limits.js';
 import { whenLogKeepsUp, type ConnRecord, type Recorder } from '../../recorder.js';
 import { normalizeAddr, hostPort } from '../../net/addresses.js';
-import { dial } from '../../net/dialer.js';
+import { dial, type Destination } from '../../net/dialer.js';
 import { fastReader, relay, type FastReader } from '../../net/relay.js';
 import type { Logger } from '../../logger.js';
+import type { Admission, Verdict } from '../admission.js';
+import { dialOutcome } from '../outcomes.js';
 import {
   CMD_BIND,
   CMD_CONNECT,
@@ -60,10 +60,8 @@ export interface SocksLimits {
 }
 
 export interface SocksOptions {
-  policy: Policy;
+  admission: Admission;
   recorder: Recorder;
-  auth: Authenticator;
-  limiter: Limiter;
   limits: SocksLimits;
   logger: Logger;
 }
@@ -75,27 +73,9 @@ export interface SocksProxy {
   destroyAll(): void;
 }
 
-/** errno → SOCKS5 reply code (RFC 1928 §6), after Dante's choices. */
+/** errno → SOCKS5 reply code (RFC 1928 §6): the engines' shared table (../outcomes.ts). */
 export function repFromErrno(code: string | undefined): number {
-  switch (code) {
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-    case 'EAI_FAIL':
-    case 'EAI_NONAME':
-    case 'EHOSTUNREACH':
-    case 'EHOSTDOWN':
-      return REP_HOST_UNREACHABLE;
-    case 'ENETUNREACH':
-    case 'ENETDOWN':
-      return REP_NETWORK_UNREACHABLE;
-    case 'ECONNREFUSED':
-      return REP_CONNECTION_REFUSED;
-    case 'ETIMEDOUT':
-    case 'E_CONNECT_TIMEOUT':
-      return REP_TTL_EXPIRED;
-    default:
-      return REP_GENERAL_FAILURE;
-  }
+  return dialOutcome(Object.assign(new Error(code ?? ''), { code }), '').rep;
 }
 
 const REP_TEXT: Record<number, string> = {
@@ -133,6 +113,12 @@ function onSessionError(this: SessionSocket): void {
 function onSessionClose(this: SessionSocket): void {
   this[kSession]!.onClose();
 }
+function onSessionEnd(this: SessionSocket): void {
+  const s = this[kSession]!;
+  // a request cut short and then FIN: nothing more can come, close now (a complete request
+  // being decided keeps its socket paused, so its FIN is read once the relay starts)
+  if (s.stage !== 'done' && s.stage !== 'busy') s.fail(-1, s.buf.length ? 'client closed with an incomplete request' : 'client closed during the handshake');
+}
 function onDeadline(this: Session): void {
   this.deadline = null;
   this.fail(this.version === SOCKS5_VERSION && this.stage === 'request5' ? REP_TTL_EXPIRED : -1, `the handshake did not finish within ${this.engine.limits.handshakeTimeoutMs / 1000} s`);
@@ -168,6 +154,7 @@ class Session {
     socket.on('error', onSessionError);
     socket.once('close', onSessionClose);
     socket.on('data', onSessionData);
+    socket.on('end', onSessionEnd);
     this.deadline = setTimeout(onDeadline.bind(this), engine.limits.handshakeTimeoutMs);
   }
 
@@ -193,6 +180,7 @@ class Session {
     this.stage = 'done';
     this.clearDeadline();
     socket.removeListener('data', onSessionData);
+    socket.removeListener('end', onSessionEnd);
     let bytes: Buffer | null = null;
     if (code >= 0) bytes = this.version === SOCKS4_VERSION ? reply4(SOCKS4_REJECTED) : reply5(code);
     rec.set({ status: code >= 0 ? (this.version === SOCKS4_VERSION ? SOCKS4_REJECTED : code) : rec.fields.status, error: reason, ...(allowed ? {} : { allowed: false }) });
@@ -258,24 +246,20 @@ class Session {
           socket.pause();
           const { username, password } = r.msg;
           rec.set({ user: username });
-          this.engine.opts.auth.check(username, password, this.clientAddr).then(
-            (res) => {
-              if (this.stage !== 'busy' || socket.destroyed) return;
-              if (!res.ok) {
-                socket.write(authReply(false));
-                rec.set({ rule: res.lockedOut ? 'lockout' : 'login' });
-                return this.fail(-1, res.reason, false);
-              }
-              this.user = res.user.name;
-              this.groups = res.user.groups;
-              rec.set({ user: this.user });
-              socket.write(authReply(true));
-              this.stage = 'request5';
-              socket.resume();
-              this.step();
-            },
-            (err) => this.fail(-1, `sign-in check failed: ${(err as Error).message}`),
-          );
+          // a throttled sign-in waits its turn (SOCKS has no "retry later"), then gets the RFC 1929 failure
+          void this.engine.opts.admission.signIn(username, password, this.clientAddr, rec, true).then((res) => {
+            if (this.stage !== 'busy' || socket.destroyed) return;
+            if (!res.ok) {
+              socket.write(authReply(false));
+              return this.fail(-1, res.reason, false);
+            }
+            this.user = res.user.name;
+            this.groups = res.user.groups;
+            socket.write(authReply(true));
+            this.stage = 'request5';
+            socket.resume();
+            this.step();
+          });
           return;
         }
         case 'request5': {
@@ -307,32 +291,29 @@ class Session {
     }
   }
 
-  private decide(method: string, dst: Address): boolean {
+  /** Admission (decision on the name and its addresses, then the lease); `go` gets the destination. */
+  private admit(method: string, host: string, port: number, go: (dest: Destination) => void): void {
     const { rec } = this;
-    const d = this.engine.opts.policy.decide({
-      service: 'socks',
-      clientAddr: this.clientAddr,
-      user: this.user || undefined,
-      groups: this.groups,
-      host: dst.host,
-      port: dst.port,
-      method,
-    });
-    rec.set({ method, host: dst.host, port: dst.port, url: hostPort(dst.host, dst.port), rule: d.rule, allowed: d.allow });
-    if (!d.allow) {
-      this.fail(REP_NOT_ALLOWED, d.reason, false);
-      return false;
-    }
-    if (d.limits) {
-      this.lease = this.engine.opts.limiter.acquire(d.limits);
-      if (!this.lease) {
-        const who = this.user ? `user ${this.user}` : `client ${this.clientAddr}`;
-        this.fail(REP_NOT_ALLOWED, `${who} already has ${d.limits.maxConnections} connections open (rule "${d.rule}")`, false);
-        return false;
+    rec.set({ method, host, port, url: hostPort(host, port) });
+    const user = this.user ? { name: this.user, groups: this.groups } : undefined;
+    this.engine.opts.admission.decide({ service: 'socks', clientAddr: this.clientAddr, user, host, port, method }, rec, (v: Verdict) => {
+      if (this.stage === 'done' || this.socket.destroyed) {
+        if (v.ok) v.lease?.release();
+        return;
       }
-      this.socket.once('close', this.lease.release);
-    }
-    return true;
+      if (!v.ok) {
+        if (v.why === 'dns') {
+          const rep = dialOutcome(v.err, hostPort(host, port)).rep;
+          return this.fail(rep, `${hostPort(host, port)}: ${REP_TEXT[rep]} (${v.err.code ?? v.err.message})`);
+        }
+        return this.fail(REP_NOT_ALLOWED, v.reason, false);
+      }
+      if (v.lease) {
+        this.lease = v.lease;
+        this.socket.once('close', v.lease.release);
+      }
+      go(v.dest);
+    });
   }
 
   private succeed(host: string, port: number): Buffer {
@@ -344,6 +325,7 @@ class Session {
     this.stage = 'done';
     this.clearDeadline();
     socket.removeListener('data', onSessionData);
+    socket.removeListener('end', onSessionEnd);
     if (this.buf.length) up.write(this.buf);
     this.buf = EMPTY;
     const lease = this.lease;
@@ -353,19 +335,18 @@ class Session {
   }
 
   private handleRequest(cmd: number, dst: Address): void {
-    const label = cmd === CMD_CONNECT ? 'CONNECT' : cmd === CMD_BIND ? 'BIND' : 'UDP';
-    if (!this.decide(label, dst)) return;
-    if (cmd === CMD_CONNECT) return this.doConnect(dst);
+    if (cmd === CMD_CONNECT) return this.admit('CONNECT', dst.host, dst.port, (dest) => this.doConnect(dest));
     if (cmd === CMD_BIND) return this.doBind(dst);
+    // each destination of a UDP association is admitted as its first datagram arrives (udp.ts)
     if (cmd === CMD_UDP_ASSOCIATE) return this.doUdp(dst);
     this.fail(REP_COMMAND_NOT_SUPPORTED, `command ${cmd} is not supported`);
   }
 
-  private doConnect(dst: Address): void {
+  private doConnect(dest: Destination): void {
     const { socket, rec } = this;
     // a throttled session relays through streams; otherwise reads go through the shared buffer
     const reader = this.lease?.up || this.lease?.down ? undefined : fastReader();
-    dial(dst.host, dst.port, { timeoutMs: this.engine.limits.connectTimeoutMs, reader }).then(
+    dial(dest, { timeoutMs: this.engine.limits.connectTimeoutMs, reader }).then(
       (up) => {
         if (socket.destroyed || this.stage === 'done') {
           up.destroy();
@@ -377,13 +358,24 @@ class Session {
       },
       (err: NodeJS.ErrnoException) => {
         const rep = repFromErrno(err.code);
-        this.fail(rep, `${hostPort(dst.host, dst.port)}: ${REP_TEXT[rep]} (${err.code ?? err.message})`);
+        this.fail(rep, `${hostPort(dest.host, dest.port)}: ${REP_TEXT[rep]} (${err.code ?? err.message})`);
       },
     );
   }
 
-  /** BIND (RFC 1928 §4; SOCKS4): listen, reply with the address, reply again when the peer connects. */
+  /**
+   * BIND (RFC 1928 §4; SOCKS4): listen, reply with the address, reply again when the peer connects.
+   * A named peer is admitted before listening; "any peer" (an unspecified address or a name) is
+   * admitted when it connects, on its address.
+   */
   private doBind(dst: Address): void {
+    const any = dst.host === '0.0.0.0' || dst.host === '::' || dst.atyp === 0x03;
+    if (!any) return this.admit('BIND', dst.host, dst.port, () => this.listenForPeer(dst, false));
+    this.rec.set({ method: 'BIND', host: dst.host, port: dst.port, url: hostPort(dst.host, dst.port) });
+    this.listenForPeer(dst, true);
+  }
+
+  private listenForPeer(dst: Address, any: boolean): void {
     const { socket, rec } = this;
     const limits = this.engine.limits;
     const listener = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
@@ -411,20 +403,29 @@ class Session {
     listener.on('connection', (peer: net.Socket) => {
       cleanup();
       const peerAddr = normalizeAddr(peer.remoteAddress);
-      const expected = dst.host;
-      const any = expected === '0.0.0.0' || expected === '::' || dst.atyp === 0x03;
-      if (!any && expected !== peerAddr) {
+      const peerPort = peer.remotePort ?? 0;
+      if (!any && dst.host !== peerAddr) {
         peer.destroy();
-        return this.fail(REP_NOT_ALLOWED, `BIND: the peer ${peerAddr} is not the expected ${expected}`, false);
+        return this.fail(REP_NOT_ALLOWED, `BIND: the peer ${peerAddr} is not the expected ${dst.host}`, false);
       }
-      if (socket.destroyed) return void peer.destroy();
-      socket.write(this.succeed(peerAddr, peer.remotePort ?? 0));
-      rec.set({
-        status: this.version === SOCKS4_VERSION ? SOCKS4_GRANTED : REP_SUCCEEDED,
-        url: `${hostPort(dst.host, dst.port)} ← ${hostPort(peerAddr, peer.remotePort ?? 0)}`,
+      const accept = () => {
+        if (socket.destroyed) return void peer.destroy();
+        socket.write(this.succeed(peerAddr, peerPort));
+        rec.set({
+          status: this.version === SOCKS4_VERSION ? SOCKS4_GRANTED : REP_SUCCEEDED,
+          url: `${hostPort(dst.host, dst.port)} ← ${hostPort(peerAddr, peerPort)}`,
+        });
+        peer.setNoDelay(true);
+        this.startRelay(peer, undefined);
+      };
+      if (!any) return accept();
+      let admitted = false;
+      this.admit('BIND', peerAddr, peerPort, () => {
+        admitted = true;
+        accept();
       });
-      peer.setNoDelay(true);
-      this.startRelay(peer, undefined);
+      // (an address is decided at once, with no lookup)
+      if (!admitted) peer.destroy();
     });
   }
 
@@ -439,7 +440,7 @@ class Session {
       clientPort: dst.port,
       user: this.user,
       groups: this.groups,
-      policy: this.engine.opts.policy,
+      admission: this.engine.opts.admission,
       recorder: this.engine.opts.recorder,
       idleTimeoutMs: limits.idleTimeoutMs,
       base: { service: 'socks5', clientAddr: this.clientAddr, clientPort: this.clientPort, user: this.user, rule: rec.fields.rule },
@@ -471,6 +472,8 @@ class Session {
 export function createSocksProxy(opts: SocksOptions): SocksProxy {
   const engine: Engine = { limits: opts.limits, opts, sessions: new Set() };
   const onConnection = (socket: net.Socket) => {
+    // the source gate: a client from outside gets no method offer, only a close
+    if (!opts.admission.gate(socket, 'socks')) return;
     sharedReads(socket);
     whenLogKeepsUp(opts.recorder, socket, () => void new Session(engine, socket));
   };

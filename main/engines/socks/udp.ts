@@ -4,14 +4,16 @@
  * address, and its port once known) are unwrapped and sent on; datagrams from
  * a destination the client has written to come back wrapped in the header
  * that names their source; everything else is dropped, and so are fragments
- * (FRAG ≠ 0). Domain targets are resolved here. Each destination is decided
- * by the policy once and logged as its own row (datagrams and bytes each way)
- * when the association ends with its control connection.
+ * (FRAG ≠ 0). Each destination is admitted once, through the same admission
+ * as every service (its name, then the addresses it resolves to), and logged
+ * as its own row (datagrams and bytes each way) when the association ends
+ * with its control connection. Destinations of the other address family than
+ * the client's (an IPv6 server for an IPv4 client) are reached through a
+ * second socket of that family, opened when first needed.
  */
 import dgram from 'node:dgram';
-import dns from 'node:dns';
-import type net from 'node:net';
-import type { Policy } from '../../policy/policy.js';
+import net from 'node:net';
+import type { Admission } from '../admission.js';
 import type { Recorder, RecordFields } from '../../recorder.js';
 import { hostPort, normalizeAddr } from '../../net/addresses.js';
 import { parseUdp, udpHeader } from './protocol.js';
@@ -39,7 +41,7 @@ export interface UdpAssociationOptions {
   clientPort: number;
   user: string;
   groups: string[];
-  policy: Policy;
+  admission: Admission;
   recorder: Recorder;
   idleTimeoutMs: number;
   base: Pick<RecordFields, 'service' | 'clientAddr' | 'clientPort' | 'user' | 'rule'>;
@@ -49,6 +51,8 @@ const MAX_DESTINATIONS = 4096;
 
 export class UdpAssociation {
   private sock: dgram.Socket | null = null;
+  /** the other address family's socket, for destinations the client's family cannot reach */
+  private other: dgram.Socket | null = null;
   private clientUdpPort: number;
   private readonly dests = new Map<string, DestStats>();
   /** "addr|port" of resolved destinations → their stats, for replies */
@@ -124,22 +128,13 @@ export class UdpAssociation {
         this.dropped++;
         return;
       }
-      const decision = this.o.policy.decide({
-        service: 'socks',
-        clientAddr: this.o.clientAddr,
-        user: this.o.user || undefined,
-        groups: this.o.groups,
-        host: dst.host,
-        port: dst.port,
-        method: 'UDP',
-      });
       d = {
         host: dst.host,
         port: dst.port,
         addr: null,
-        allowed: decision.allow,
-        rule: decision.rule,
-        error: decision.allow ? '' : decision.reason,
+        allowed: true,
+        rule: '',
+        error: '',
         start: Date.now(),
         packetsUp: 0,
         bytesUp: 0,
@@ -148,7 +143,7 @@ export class UdpAssociation {
         pending: [],
       };
       this.dests.set(key, d);
-      if (d.allowed) this.resolve(d);
+      this.admit(d);
     }
     d.packetsUp++;
     d.bytesUp += data.length;
@@ -157,23 +152,40 @@ export class UdpAssociation {
       if (d.pending.length < 64) d.pending.push(Buffer.from(data));
       return;
     }
-    this.sock!.send(data, d.port, d.addr);
+    this.send(data, d.port, d.addr);
   }
 
-  private resolve(d: DestStats): void {
-    dns.lookup(d.host, { family: this.v6 ? 6 : 4 }, (err, address) => {
+  private admit(d: DestStats): void {
+    const user = this.o.user ? { name: this.o.user, groups: this.o.groups } : undefined;
+    this.o.admission.decide({ service: 'socks', clientAddr: this.o.clientAddr, user, host: d.host, port: d.port, method: 'UDP' }, null, (v) => {
       if (this.closed) return;
-      if (err) {
-        d.error = `${d.host}: ${err.code ?? err.message}`;
+      if (!v.ok) {
         d.allowed = false;
+        d.rule = v.why === 'dns' ? d.rule : v.decision.rule;
+        d.error = v.why === 'dns' ? `${d.host}: ${v.err.code ?? v.err.message}` : v.reason;
         d.pending = [];
         return;
       }
-      d.addr = normalizeAddr(address);
+      d.rule = v.decision.rule;
+      // the first decided address (every one of them was decided)
+      d.addr = normalizeAddr(v.dest.addresses[0]!);
       this.bySource.set(`${d.addr}|${d.port}`, d);
-      for (const p of d.pending) this.sock!.send(p, d.port, d.addr);
+      for (const p of d.pending) this.send(p, d.port, d.addr);
       d.pending = [];
     });
+  }
+
+  /** Sends to a destination through the socket of its address family. */
+  private send(data: Buffer, port: number, addr: string): void {
+    const v6 = net.isIPv6(addr);
+    if (v6 === this.v6) return this.sock!.send(data, port, addr);
+    if (!this.other) {
+      const s = (this.other = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 }));
+      s.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+      s.on('error', () => this.close());
+      s.bind(0);
+    }
+    this.other.send(data, port, addr);
   }
 
   /** Ends the association: closes the socket and writes one log row per destination. */
@@ -181,10 +193,12 @@ export class UdpAssociation {
     if (this.closed) return;
     this.closed = true;
     if (this.idle) clearTimeout(this.idle);
-    try {
-      this.sock?.close();
-    } catch {
-      // already closed
+    for (const s of [this.sock, this.other]) {
+      try {
+        s?.close();
+      } catch {
+        // already closed
+      }
     }
     const base = this.o.base;
     if (this.dests.size === 0) {

@@ -200,14 +200,22 @@ describe('CONNECT tunnels', () => {
     assert.equal(JSON.parse(r.stdout).path, '/tunneled');
   });
 
-  test('refuses CONNECT to port 25 with 403 and logs the rule that denied it', async () => {
+  test('refuses CONNECT to port 25 (blocked for every service) with 403 and logs the rule that denied it', async () => {
     const res = await rawExchange(gw.port, 'CONNECT 127.0.0.1:25 HTTP/1.1\r\nHost: 127.0.0.1:25\r\n\r\n');
     assert.equal(statusOf(res), 403);
-    assert.match(res, /tunnels to port 25 are not allowed/);
+    assert.match(res, /port 25 is blocked for every service/);
     const row = await gw.waitForRow((r) => r.method === 'CONNECT' && r.port === 25);
     assert.equal(row.allowed, false);
-    assert.equal(row.rule, 'connect-ports');
+    assert.equal(row.rule, 'blocked-ports');
     assert.equal(row.status, 403);
+  });
+
+  test('refuses CONNECT to a port outside http.connectPorts with 403 and logs the rule', async () => {
+    const res = await rawExchange(gw.port, 'CONNECT 127.0.0.1:8081 HTTP/1.1\r\nHost: 127.0.0.1:8081\r\n\r\n');
+    assert.equal(statusOf(res), 403);
+    assert.match(res, /tunnels to port 8081 are not allowed/);
+    const row = await gw.waitForRow((r) => r.method === 'CONNECT' && r.port === 8081);
+    assert.equal(row.rule, 'connect-ports');
   });
 
   test('accepts an IPv6 literal target [::1]:port', async (t) => {
@@ -239,10 +247,11 @@ describe('CONNECT tunnels', () => {
 });
 
 describe('error pages', () => {
-  test('a name that does not resolve gets 404 with a readable page', async () => {
-    const r = await curl(['-x', gw.proxy, '-w', '\n%{http_code}', 'http://no-such-host.invalid/']);
+  test('a name that does not resolve gets 502 (a gateway error, RFC 9209 dns_error) with a readable page', async () => {
+    const r = await curl(['-x', gw.proxy, '-D', '-', '-w', '\n%{http_code}', 'http://no-such-host.invalid/']);
     assert.match(r.stdout, /could not be resolved/);
-    assert.match(r.stdout, /404$/);
+    assert.match(r.stdout, /Proxy-Status: gatehouse; error=dns_error/i);
+    assert.match(r.stdout, /502$/);
   });
 
   test('a refused origin gets 502, with a Proxy-Status header', async () => {
@@ -272,9 +281,16 @@ describe('error pages', () => {
     assert.match(res, /This is a proxy server/);
   });
 
-  test('a request aimed back at the proxy gets 508 instead of looping', async () => {
+  test('a request aimed back at the proxy is refused (403, rule own-port) instead of looping', async () => {
     const res = await rawExchange(gw.port, `GET http://127.0.0.1:${gw.port}/ HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nConnection: close\r\n\r\n`);
-    assert.equal(statusOf(res), 508);
+    assert.equal(statusOf(res), 403);
+    const row = await gw.waitForRow((r) => r.port === gw.port && r.method === 'GET');
+    assert.equal(row.rule, 'own-port');
+  });
+
+  test('a request that comes back through the proxy (our Via) gets 508 instead of looping', async () => {
+    const res = await rawExchange(gw.port, `GET ${origin.url}/loop HTTP/1.1\r\nHost: x\r\nVia: 1.1 other, 1.1 ${'gatehouse-'}\r\nConnection: close\r\n\r\n`);
+    assert.notEqual(statusOf(res), 508, 'another gatehouse instance (a different Via pseudonym) is not a loop');
   });
 
   test('a URL over the length limit gets 414', async () => {

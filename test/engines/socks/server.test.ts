@@ -154,16 +154,16 @@ describe('logins required', () => {
 });
 
 describe('refusals and reply codes', () => {
-  test('a source outside the allowed ranges gets 0x02 and a log row saying why', async () => {
-    const g = await startGateway({ 'access.allowedSources': ['127.0.0.1/32'] });
+  test('a source outside the allowed ranges is closed before any method offer (no sign-in), with a log row saying why', async () => {
+    const g = await startGateway({ 'access.allowedSources': ['127.0.0.1/32'], 'socks.login': 'required' });
     try {
-      const r = await curl(['--socks5', `127.0.0.1:${g.socksPort}`, '--interface', '127.0.0.2', `${origin.url}/outside`]);
+      const r = await curl(['--socks5', `127.0.0.1:${g.socksPort}`, '--proxy-user', 'a:b', '--interface', '127.0.0.2', `${origin.url}/outside`]);
       assert.equal(r.code, 97);
-      assert.match(r.stderr, /\(2\)/);
+      assert.match(r.stderr, /closed/);
       const row = await g.waitForRow((x) => x.clientAddr === '127.0.0.2');
       assert.equal(row.rule, 'allowed-sources');
       assert.equal(row.allowed, false);
-      assert.equal(row.status, 2);
+      assert.equal(row.user, '', 'no sign-in was read');
     } finally {
       await g.close();
     }
