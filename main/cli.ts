@@ -382,7 +382,8 @@ function describeRule(r: Rule, i: number): string {
 }
 
 function rulesCmd(argv: string[]): number {
-  const list = (v: string | undefined) => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  // a repeated list flag adds to the list (--dest a --dest b is --dest a,b)
+  const list = (v: string[] | undefined) => (v ?? []).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
@@ -390,11 +391,11 @@ function rulesCmd(argv: string[]): number {
       json: { type: 'boolean', default: false },
       name: { type: 'string' },
       action: { type: 'string', default: 'allow' },
-      service: { type: 'string' },
-      source: { type: 'string' },
-      user: { type: 'string' },
-      group: { type: 'string' },
-      dest: { type: 'string' },
+      service: { type: 'string', multiple: true },
+      source: { type: 'string', multiple: true },
+      user: { type: 'string', multiple: true },
+      group: { type: 'string', multiple: true },
+      dest: { type: 'string', multiple: true },
       port: { type: 'string' },
       days: { type: 'string' },
       time: { type: 'string' },

@@ -27,7 +27,9 @@ import type { ControlService } from './control/types.js';
 import { WebAdmin } from './control/web-admin.js';
 import { Gateway } from './gateway.js';
 import { createLogger, type Logger } from './logger.js';
-import { lanAddresses } from './net/addresses.js';
+import { lanAddresses, watchOwnAddresses } from './net/addresses.js';
+import { createResolver } from './net/resolver.js';
+import { Admission } from './engines/admission.js';
 import { GatewayPolicy } from './policy/policy.js';
 import { Limiter } from './policy/limits.js';
 import { RulesRepo } from './storage/rules-repo.js';
@@ -43,7 +45,10 @@ export const VERSION = '0.1.0';
 
 export interface RuntimeOptions {
   dataDir: string;
-  /** "on"/"off" force the sharing switch at start; "saved" keeps the stored one */
+  /**
+   * "on"/"off" run with sharing on or off without saving it (a run-only override that holds
+   * until the switch is pressed, which saves); "saved" runs with the stored switch
+   */
   sharing?: 'on' | 'off' | 'saved';
   /**
    * settings for this run only (CLI flags such as --http-port): layered over the saved
@@ -101,16 +106,19 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const repo = new SettingsRepo(db);
   const overrides: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(opts.overrides ?? {})) overrides[k] = validateSetting(k as SettingKey, v);
-  const effective = (stored: Settings): Settings => ({ ...stored, ...overrides }) as Settings;
+  // --sharing on/off is a flag like the others: for this run only, never saved (README: "Flags
+  // apply to that run only"). It holds through changes of other keys until the switch is pressed.
+  if (opts.sharing === 'on' || opts.sharing === 'off') overrides['sharing.enabled'] = opts.sharing === 'on';
+  /** the saved settings as last read or written here, to tell which keys another process changed */
+  let stored = repo.load();
+  const effective = (saved: Settings): Settings => ({ ...saved, ...overrides }) as Settings;
   /** saves changes; a saved key no longer follows its run-only override */
   const save = (changes: Record<string, unknown>): Settings => {
-    const stored = repo.update(changes);
+    stored = repo.update(changes);
     for (const k of Object.keys(changes)) delete overrides[k];
     return effective(stored);
   };
-  // the sharing switch is the owner's choice: --sharing on/off is saved like a press of the switch
-  if (opts.sharing === 'on' || opts.sharing === 'off') repo.update({ 'sharing.enabled': opts.sharing === 'on' });
-  let settings = effective(repo.load());
+  let settings = effective(stored);
   const token = adminToken(db);
 
   // the log's writing and reading threads, its query/export/statistics methods and retention
@@ -123,20 +131,29 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     users: new Set(users.list().map((u) => u.name.toLowerCase())),
     groups: new Set(users.listGroups().map((g) => g.name.toLowerCase())),
   }));
-  const policy = new GatewayPolicy(settings, rulesRepo.list());
+  // this PC, as the policy must know it: its addresses (refused to LAN clients as destinations)
+  // and the ports of its own services (refused to everyone)
+  const own = watchOwnAddresses(() => policy.addressesChanged());
+  const self = { isOwnAddress: (a: string): boolean => own.has(a), isOwnPort: (p: number): boolean => gateway.isOwnPort(p) || p === adminPort() };
+  const policy: GatewayPolicy = new GatewayPolicy(settings, rulesRepo.list(), Date.now, self);
   const limiter = new Limiter();
   const authLog = logger.child('auth');
   const auth = new Authenticator(() => users.listStored(), {
-    maxFailures: settings['auth.maxFailures'],
-    lockoutMs: settings['auth.lockoutSeconds'] * 1000,
+    freeFailures: settings['auth.maxFailures'],
+    forgetMs: settings['auth.lockoutSeconds'] * 1000,
+    maxDelayMs: settings['auth.maxDelaySeconds'] * 1000,
     onEvent: (e) =>
-      e.type === 'lockout'
-        ? authLog.warn('address locked out after failed sign-ins', { client: e.clientAddr, user: e.user, failures: e.failures })
+      e.type === 'throttle'
+        ? authLog.warn('sign-ins slowed down after failures', { client: e.clientAddr, user: e.user, failures: e.failures, retryAfterMs: e.retryAfterMs })
         : authLog.info('failed sign-in', { client: e.clientAddr, user: e.user, failures: e.failures }),
   });
-  const gateway = new Gateway({ policy, recorder, auth, limiter, logger: logger.child('gateway') });
+  const resolver = createResolver();
+  const admission = new Admission({ policy, auth, limiter, resolver, recorder });
+  const gateway: Gateway = new Gateway({ admission, recorder, logger: logger.child('gateway') });
   const startedAt = Date.now();
   let admin: WebAdmin | null = null;
+  let adminPortNow = -1;
+  const adminPort = () => adminPortNow;
 
   const status = (): Status => ({
     version: VERSION,
@@ -148,6 +165,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     startedAt,
     activeConnections: recorder.active,
     totalRequests: recorder.total,
+    throttles: auth.throttles().slice(0, 20),
   });
 
   // assigned below, once the handlers that use these helpers exist
@@ -159,7 +177,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const prev = settings;
     settings = next;
     policy.apply(next);
-    auth.configure({ maxFailures: next['auth.maxFailures'], lockoutMs: next['auth.lockoutSeconds'] * 1000 });
+    auth.configure({ freeFailures: next['auth.maxFailures'], forgetMs: next['auth.lockoutSeconds'] * 1000, maxDelayMs: next['auth.maxDelaySeconds'] * 1000 });
     try {
       await gateway.apply(next);
     } finally {
@@ -244,8 +262,17 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       }
       // an HTTPS site through the HTTP proxy is a CONNECT tunnel
       const m = method ?? (service === 'http' ? (port === 443 ? 'CONNECT' : 'GET') : 'CONNECT');
-      const d = policy.decide({ service, clientAddr, user, groups, host, port, method: m, time });
-      return { allow: d.allow, rule: d.rule, ruleId: d.ruleId, reason: d.reason };
+      const input = { service, clientAddr, user, groups, host, port, method: m, time };
+      const d = policy.decide(input);
+      if (!d.pending) return { allow: d.allow, rule: d.rule, ruleId: d.ruleId, reason: d.reason };
+      // a name the rules cannot decide alone: resolved as the proxies would, then decided on its addresses
+      return new Promise((resolve) =>
+        resolver.resolve(host, (err, addresses) => {
+          if (err) return resolve({ allow: false, rule: 'dns', ruleId: null, reason: `the name ${host} could not be resolved from this PC (${err.code ?? err.message}), so the proxies would answer that it was not found` });
+          const a = policy.decide({ ...input, addresses });
+          resolve({ allow: a.allow, rule: a.rule, ruleId: a.ruleId, reason: a.reason });
+        }),
+      );
     },
     'connections.list': () =>
       recorder.live().map((c) => ({
@@ -321,7 +348,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       if (changed.users || changed.rules) policy.setRules(rulesRepo.list());
       if (changed.rules) control.emit({ type: 'rules' });
       if (changed.settings) {
-        const loaded = effective(repo.load());
+        const now = repo.load();
+        // a key saved by another process (the CLI) replaces its run-only override, as a change here does
+        for (const k of SETTING_KEYS) if (k in overrides && JSON.stringify(now[k]) !== JSON.stringify(stored[k])) delete overrides[k];
+        stored = now;
+        const loaded = effective(now);
         if (JSON.stringify(loaded) !== JSON.stringify(settings)) {
           applySettings(loaded).catch((err) => logger.error('could not apply changed settings', { err: String(err.message ?? err) }));
         }
@@ -366,6 +397,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     });
     try {
       await admin.start(settings['admin.listen'], settings['admin.port']);
+      adminPortNow = admin.url ? Number(new URL(admin.url).port) : -1;
       // `gatehouse admin-url` reads this to print the address of the running admin
       setMeta(db, 'admin.running', JSON.stringify({ url: admin.url, pid: process.pid }));
     } catch (err) {
@@ -391,6 +423,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         clearInterval(watch);
         clearInterval(ticker);
         await admin?.stop();
+        own.stop();
         if (admin) db.prepare("DELETE FROM meta WHERE key = 'admin.running'").run();
         await gateway.stop(graceMs);
         await log.stop();

@@ -36,6 +36,8 @@ export const StatusSchema = z.object({
   startedAt: z.number(),
   activeConnections: z.number(),
   totalRequests: z.number(),
+  /** sign-ins being slowed down after failures, per address (and user name), newest first */
+  throttles: z.array(z.object({ clientAddr: z.string(), user: z.string().nullable(), failures: z.number(), until: z.number() })).optional(),
 });
 export type Status = z.infer<typeof StatusSchema>;
 

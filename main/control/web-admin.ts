@@ -5,13 +5,18 @@
  * SameSite=Strict cookie) or as "Authorization: Bearer …". Cross-site writes
  * are refused (Origin / Sec-Fetch-Site checks, JSON only), and so are Host
  * names other than IP literals and localhost (DNS rebinding).
+ *
+ * It owns its event streams and bounds what each may hold: a reader that stops
+ * reading (a suspended laptop, a stuck tab) gets snapshots coalesced to the
+ * latest, and is closed once it holds too much or stays blocked too long; its
+ * EventSource reconnects and the page reloads what it may have missed.
  */
 import http from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { GatehouseError } from '../contract/index.js';
+import { GatehouseError, type GatehouseEvent } from '../contract/index.js';
 import type { ControlService } from './types.js';
 import type { Logger } from '../logger.js';
 import { hostPort } from '../net/addresses.js';
@@ -25,10 +30,40 @@ export interface WebAdminOptions {
   logger: Logger;
   /** folder of log exports, downloadable at GET /api/exports/<file name> */
   exportsDir?: string;
+  /** bytes an event stream whose reader is not reading may hold before it is closed (default 1 MiB) */
+  streamMaxBuffered?: number;
+  /** how long an event stream may wait for its reader before it is closed (default 30 s) */
+  streamMaxBlockedMs?: number;
+}
+
+/** One open /api/events response and what it holds while its reader is behind. */
+interface EventStream {
+  res: http.ServerResponse;
+  client: string;
+  /** when a write last returned false, until 'drain'; null while the reader keeps up */
+  blockedSince: number | null;
+  /** frames waiting for 'drain', by coalescing key (see holdKey), oldest first */
+  held: Map<string, string>;
+  heldBytes: number;
+  /** closes the stream when it stays blocked too long; set only while blocked */
+  timer: NodeJS.Timeout | null;
+}
+
+/** One open event stream, as streamStats() reports it. */
+export interface StreamStats {
+  client: string;
+  /** bytes the gateway holds for this stream (written but unsent, and held) */
+  buffered: number;
+  /** frames held back until the reader drains */
+  held: number;
+  blockedMs: number | null;
 }
 
 const COOKIE = 'gatehouse_admin';
 const MAX_BODY = 1 << 20;
+const STREAM_MAX_BUFFERED = 1 << 20;
+const STREAM_MAX_BLOCKED_MS = 30_000;
+const KEEP_ALIVE = ': keep-alive\n\n';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -88,9 +123,11 @@ const UNAUTHORIZED_PAGE = `<!doctype html><html lang="en"><head><meta charset="u
 
 export class WebAdmin {
   private server: http.Server | null = null;
-  private readonly streams = new Set<http.ServerResponse>();
+  private readonly streams = new Map<http.ServerResponse, EventStream>();
   private unsubscribe: (() => void) | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
+  /** numbers events, so frames that must each be kept get keys of their own */
+  private seq = 0;
 
   constructor(private readonly opts: WebAdminOptions) {}
 
@@ -116,7 +153,7 @@ export class WebAdmin {
     });
     this.server = server;
     this.heartbeat = setInterval(() => {
-      for (const s of this.streams) s.write(': keep-alive\n\n');
+      for (const s of this.streams.values()) this.deliver(s, 'keep-alive', KEEP_ALIVE, KEEP_ALIVE.length);
     }, 15000);
     this.heartbeat.unref();
   }
@@ -124,7 +161,10 @@ export class WebAdmin {
   async stop(): Promise<void> {
     this.unsubscribe?.();
     if (this.heartbeat) clearInterval(this.heartbeat);
-    for (const s of this.streams) s.end();
+    for (const s of this.streams.values()) {
+      if (s.timer) clearTimeout(s.timer);
+      s.res.end();
+    }
     this.streams.clear();
     const server = this.server;
     this.server = null;
@@ -235,21 +275,106 @@ export class WebAdmin {
       Connection: 'keep-alive',
       ...SECURITY_HEADERS,
     });
-    res.write('retry: 2000\n\n');
-    this.streams.add(res);
+    const stream: EventStream = {
+      res,
+      client: hostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0),
+      blockedSince: null,
+      held: new Map(),
+      heldBytes: 0,
+      timer: null,
+    };
+    this.streams.set(res, stream);
+    if (!res.write('retry: 2000\n\n')) this.block(stream);
     // subscribed only while a page watches: with nobody watching, events (log batches come often) cost nothing
-    this.unsubscribe ??= this.opts.control.subscribe((e) => {
-      const frame = `data: ${JSON.stringify(e)}\n\n`;
-      for (const s of this.streams) s.write(frame);
-    });
+    this.unsubscribe ??= this.opts.control.subscribe((e) => this.publish(e));
     req.socket.setTimeout(0);
-    res.on('close', () => {
-      this.streams.delete(res);
-      if (this.streams.size === 0) {
-        this.unsubscribe?.();
-        this.unsubscribe = null;
-      }
+    res.on('drain', () => this.flush(stream));
+    res.on('close', () => this.forget(stream));
+  }
+
+  /** Each open event stream: what it holds and how long it has waited (for tests and diagnostics). */
+  streamStats(): StreamStats[] {
+    const now = Date.now();
+    return [...this.streams.values()].map((s) => ({
+      client: s.client,
+      buffered: s.res.writableLength + s.heldBytes,
+      held: s.held.size,
+      blockedMs: s.blockedSince === null ? null : now - s.blockedSince,
+    }));
+  }
+
+  private publish(e: GatehouseEvent): void {
+    const frame = `data: ${JSON.stringify(e)}\n\n`;
+    const key = holdKey(e, ++this.seq);
+    const size = Buffer.byteLength(frame);
+    for (const s of this.streams.values()) this.deliver(s, key, frame, size);
+  }
+
+  /**
+   * Writes a frame while the reader keeps up; while it is blocked, holds it instead,
+   * replacing an older frame with the same key. The socket's buffer plus the held
+   * frames stay within streamMaxBuffered (a single frame larger than that still goes
+   * to a reader that keeps up); past it the stream is closed.
+   */
+  private deliver(s: EventStream, key: string, frame: string, size: number): void {
+    if (s.blockedSince === null) {
+      if (!s.res.write(frame)) this.block(s);
+      return;
+    }
+    const old = s.held.get(key);
+    if (old !== undefined) {
+      s.held.delete(key);
+      s.heldBytes -= Buffer.byteLength(old);
+    }
+    if (s.res.writableLength + s.heldBytes + size > (this.opts.streamMaxBuffered ?? STREAM_MAX_BUFFERED)) {
+      return this.drop(s, 'it holds too much');
+    }
+    s.held.set(key, frame);
+    s.heldBytes += size;
+  }
+
+  private block(s: EventStream): void {
+    if (s.blockedSince !== null) return;
+    s.blockedSince = Date.now();
+    s.timer = setTimeout(() => this.drop(s, 'it stayed blocked'), this.opts.streamMaxBlockedMs ?? STREAM_MAX_BLOCKED_MS);
+    s.timer.unref();
+  }
+
+  /** The reader caught up: send what was held, in one write. */
+  private flush(s: EventStream): void {
+    if (s.blockedSince === null || !this.streams.has(s.res)) return;
+    if (s.timer) clearTimeout(s.timer);
+    s.timer = null;
+    s.blockedSince = null;
+    if (s.held.size === 0) return;
+    const text = [...s.held.values()].join('');
+    s.held.clear();
+    s.heldBytes = 0;
+    if (!s.res.write(text)) this.block(s);
+  }
+
+  /** Closes a stream whose reader is not reading; its EventSource reconnects and the page reloads. */
+  private drop(s: EventStream, why: string): void {
+    if (!this.streams.has(s.res)) return;
+    this.opts.logger.warn(`closed an event stream because ${why}; the page reconnects and reloads`, {
+      client: s.client,
+      buffered: s.res.writableLength + s.heldBytes,
+      blockedMs: s.blockedSince === null ? null : Date.now() - s.blockedSince,
     });
+    this.forget(s);
+    s.res.destroy();
+  }
+
+  private forget(s: EventStream): void {
+    if (s.timer) clearTimeout(s.timer);
+    s.timer = null;
+    s.held.clear();
+    s.heldBytes = 0;
+    if (!this.streams.delete(s.res)) return;
+    if (this.streams.size === 0) {
+      this.unsubscribe?.();
+      this.unsubscribe = null;
+    }
   }
 
   /** A log export as a download: only plain file names inside the exports folder. */
@@ -295,6 +420,31 @@ export class WebAdmin {
       ...SECURITY_HEADERS,
     });
     createReadStream(file).pipe(res);
+  }
+}
+
+/**
+ * The key under which a blocked stream holds an event's frame; a later frame with
+ * the same key replaces it. Snapshots (status, settings), "reload" notices (users,
+ * rules) and an export job's progress need only the latest; each batch of log rows
+ * is kept (the page adds them), so those count toward the bound until it closes.
+ */
+function holdKey(e: GatehouseEvent, seq: number): string {
+  switch (e.type) {
+    case 'status':
+    case 'settings':
+    case 'users':
+    case 'rules':
+      return e.type;
+    case 'export':
+      return `export:${e.job.id}`;
+    case 'log':
+      return `log#${seq}`;
+    default: {
+      // a new event type must be placed here: may it replace an older one?
+      const unplaced: never = e;
+      return `${(unplaced as GatehouseEvent).type}#${seq}`;
+    }
   }
 }
 
