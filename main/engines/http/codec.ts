@@ -127,8 +127,22 @@ function startLine(head: string): { line: string; next: number } {
 
 const ERR = (status: number, reason: string) => ({ kind: 'error' as const, status, reason });
 
-/** Whitespace String.prototype.trim removes that a field line may hold (controls were refused before): SP, HTAB, NBSP. */
-const isTrimmed = (c: number) => c === 32 || c === 9 || c === 160;
+/**
+ * OWS around a field value: SP and HTAB only (RFC 9110 §5.6.3). Not NBSP (0xA0), which
+ * String.prototype.trim would drop: it is obs-text and part of the value, so "chunked\xa0" is not
+ * chunked and "5\xa0" is not a length (RFC 9112 §6.1, §6.3), as for llhttp; a hop that read either
+ * as such would end the message elsewhere than one that refuses it (request smuggling).
+ */
+const isTrimmed = (c: number) => c === 32 || c === 9;
+
+/** `s` without OWS at either end (see isTrimmed). */
+function trimOws(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && isTrimmed(s.charCodeAt(a))) a++;
+  while (b > a && isTrimmed(s.charCodeAt(b - 1))) b--;
+  return s.slice(a, b);
+}
 
 /** Parses the field lines from `i` into `raw`; returns an error reason or null. `fold` replaces obs-fold with SP (responses). */
 function fields(head: string, i: number, raw: string[], fold: boolean, maxFields: number): string | null {
@@ -265,7 +279,7 @@ function contentLength(raw: string[]): number | null | 'bad' {
   // RFC 9110 §8.6: a list of identical values may be treated as one value
   let n: number | null = null;
   for (const part of v.split(',')) {
-    const p = part.trim();
+    const p = trimOws(part);
     if (!/^\d{1,15}$/.test(p)) return 'bad';
     const x = Number(p);
     if (n !== null && n !== x) return 'bad';
@@ -278,7 +292,7 @@ function contentLength(raw: string[]): number | null | 'bad' {
 function finalCoding(raw: string[]): string | null {
   const te = field(raw, 'transfer-encoding');
   if (te === undefined) return null;
-  const codings = te.split(',').map((c) => c.trim().toLowerCase()).filter(Boolean);
+  const codings = te.split(',').map((c) => trimOws(c).toLowerCase()).filter(Boolean);
   return codings[codings.length - 1] ?? '';
 }
 
@@ -291,7 +305,7 @@ export function requestFraming(h: RequestHead): Framing | { status: number; reas
     if (cl !== null) return { status: 400, reason: 'the request has both Transfer-Encoding and Content-Length' };
     if (h.minor === 0) return { status: 400, reason: 'HTTP/1.0 requests cannot use Transfer-Encoding' };
     if (coding !== 'chunked') return { status: 501, reason: `Transfer-Encoding "${field(h.raw, 'transfer-encoding')}" is not supported` };
-    if (field(h.raw, 'transfer-encoding')!.toLowerCase().replace(/\s/g, '') !== 'chunked') {
+    if (field(h.raw, 'transfer-encoding')!.toLowerCase().replace(/[ \t]/g, '') !== 'chunked') {
       return { status: 501, reason: `Transfer-Encoding "${field(h.raw, 'transfer-encoding')}" is not supported` };
     }
     return { kind: 'chunked' };
