@@ -90,10 +90,16 @@ function statusEvent(n: number): GatehouseEvent {
 
 /** The events in a stream's bytes (chunked or not): every "data: " line, parsed. */
 function eventsIn(text: string): GatehouseEvent[] {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('data: '))
-    .map((l) => JSON.parse(l.slice(6)) as GatehouseEvent);
+  const out: GatehouseEvent[] = [];
+  for (const l of text.split('\n')) {
+    if (!l.startsWith('data: ')) continue;
+    try {
+      out.push(JSON.parse(l.slice(6)) as GatehouseEvent);
+    } catch {
+      // the last event's bytes may still be arriving (seen under load): it is read on a later look
+    }
+  }
+  return out;
 }
 
 /**

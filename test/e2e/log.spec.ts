@@ -27,8 +27,8 @@ test.beforeAll(async () => {
   const base = `http://127.0.0.1:${origin.port}`;
   for (let i = 0; i < 8; i++) expect((await getThroughProxy(proxyPort, `${base}/alpha/page-${i}`)).status).toBe(200);
   for (let i = 0; i < 5; i++) expect((await getThroughProxy(proxyPort, `${base}/beta/item-${i}?x=${i}`)).status).toBe(200);
-  // nothing listens on port 1: the proxy answers 502
-  for (let i = 0; i < 3; i++) expect((await getThroughProxy(proxyPort, `http://127.0.0.1:1/down-${i}`)).status).toBe(502);
+  // nothing listens on port 1025 (a safe port, as plain HTTP needs): the proxy answers 502
+  for (let i = 0; i < 3; i++) expect((await getThroughProxy(proxyPort, `http://127.0.0.1:1025/down-${i}`)).status).toBe(502);
 });
 
 test.afterAll(async () => {

@@ -161,7 +161,7 @@ describe('refusals and reply codes', () => {
     try {
       const r = await curl(['--socks5', `127.0.0.1:${g.socksPort}`, '--proxy-user', 'a:b', '--interface', '127.0.0.2', `${origin.url}/outside`]);
       assert.equal(r.code, 97);
-      assert.match(r.stderr, /closed/);
+      assert.match(r.stderr, /closed|reset/);
       const row = await g.waitForRow((x) => x.clientAddr === '127.0.0.2');
       assert.equal(row.rule, 'allowed-sources');
       assert.equal(row.allowed, false);
