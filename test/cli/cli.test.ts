@@ -272,3 +272,14 @@ describe('serve', () => {
     assert.deepEqual(result, { code: 0, signal: null }, 'serve exited within 10 s of stopping');
   });
 });
+
+describe('rules add --dest', () => {
+  test('takes a comma-separated list of ranges, and repeated --dest flags add to it (never dropped)', async () => {
+    const dir = freshDir();
+    const a = await cli('rules', 'add', '--data-dir', dir, '--name', 'No loopback', '--action', 'deny', '--dest', '127.0.0.0/8,::1/128', '--dest', '10.0.0.0/8');
+    assert.equal(a.code, 0, a.stderr);
+    const list = await cli('rules', 'list', '--data-dir', dir, '--json');
+    const rules = JSON.parse(list.stdout).rules as Array<{ name: string; destinations: string[] }>;
+    assert.deepEqual(rules.find((r) => r.name === 'No loopback')?.destinations, ['127.0.0.0/8', '::1/128', '10.0.0.0/8']);
+  });
+});
