@@ -12,6 +12,8 @@ export const ERROR_CODES = [
   'E_FORBIDDEN',
   'E_UNKNOWN_METHOD',
   'E_UNAVAILABLE',
+  'E_LOCKED',
+  'E_STORAGE',
   'E_INTERNAL',
 ] as const;
 
@@ -25,6 +27,8 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   E_FORBIDDEN: 403,
   E_UNKNOWN_METHOD: 404,
   E_UNAVAILABLE: 503,
+  E_LOCKED: 409,
+  E_STORAGE: 503,
   E_INTERNAL: 500,
 };
 

@@ -11,11 +11,21 @@
  * rows not yet written are lost (the last batch or two). Until the thread is
  * up (a moment after start), and for good if it cannot start or dies, rows are
  * written by a LogWriter on the caller's connection, so none waits for it.
+ *
+ * When writes fail (a full disk), rows are held and retried with a backoff, the
+ * logger hears it once (with the cause) and once more when writes resume,
+ * `paused` says so for the dashboard ("log paused: disk full", rows waiting),
+ * and the proxies are not slowed for it: `pending` (the congestion brake) leaves
+ * held rows out, and past `holdMax` held rows new ones are dropped and counted.
+ * close(graceMs) ends within its grace even then, and says how many rows it
+ * wrote and how many it could not.
  */
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { LogRow } from '../contract/index.js';
-import { DB_FILE, type Db } from './db.js';
+import { ROW_INDEX } from '../contract/log-row.js';
+import type { Logger } from '../logger.js';
+import { DB_FILE, storageFailureReason, type Db } from './db.js';
 import { LogWriter, fromTuple, toTuple, type RowTuple } from './log-writer.js';
 import type { RetentionLimits } from './log-retention.js';
 import type { FromWriter, ToWriter, WriterWorkerData } from './log-writer-worker.js';
@@ -43,8 +53,14 @@ const TUPLE_JSON_FIXED = 120;
 
 /** About how many characters a tuple takes as JSON (its strings as they are: URLs seldom need escapes). */
 function jsonSize(t: RowTuple): number {
-  return TUPLE_JSON_FIXED + t[1].length + t[2].length + t[4].length + t[5].length + t[6].length + t[7].length + t[16].length + t[17].length;
+  const I = ROW_INDEX;
+  return TUPLE_JSON_FIXED + t[I.service].length + t[I.clientAddr].length + t[I.user].length + t[I.method].length + t[I.url].length + t[I.host].length + t[I.rule].length + t[I.error].length;
 }
+
+/** Rows held in memory while writes are paused before new ones are dropped (and counted as lost). */
+export const HOLD_MAX = 50_000;
+/** close() without a grace period: how long it may wait for the disk (ms) */
+export const CLOSE_GRACE_MS = 10_000;
 
 export interface ThreadedLogWriterOptions {
   dataDir: string;
@@ -54,7 +70,39 @@ export interface ThreadedLogWriterOptions {
   delayMs?: number;
   maxBatch?: number;
   pruneEveryMs?: number;
+  /** see HOLD_MAX */
+  holdMax?: number;
+  /**
+   * Told once when writes start failing (warn, with the cause) and once when they resume
+   * (info: "log writes resumed; N rows written late"). Without it, the failure goes to
+   * onError, once per condition.
+   */
+  logger?: Logger;
+  /** failures other than writes failing (the thread dying, pruning, a listener throwing) */
   onError?: (err: unknown) => void;
+}
+
+/** Writes are failing since `since` for `reason` ("disk full"); `waiting` rows are held for them. */
+export interface LogPause {
+  since: number;
+  reason: string;
+  waiting: number;
+}
+
+/** Told when writes pause (a pause) or resume (null, with how many rows were written late). */
+export type PauseListener = (paused: LogPause | null, resumed?: { late: number }) => void;
+
+export interface LogWriterClosed {
+  /** rows written over the writer's life */
+  written: number;
+  /** rows pushed that were never written: dropped past holdMax, unwritten at the end of the grace, pushed after close */
+  lost: number;
+}
+
+function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
+  return Promise.race([p.then(() => true), timeout]).finally(() => clearTimeout(timer));
 }
 
 export class ThreadedLogWriter {
@@ -84,17 +132,28 @@ export class ThreadedLogWriter {
   private readonly ready: Promise<void>;
   private markReady: () => void = () => {};
   private closed = false;
-  private closing: Promise<void> | null = null;
+  private closing: Promise<LogWriterClosed> | null = null;
   private seq = 0;
   private readonly waiters = new Map<number, () => void>();
   private readonly delayMs: number;
   private readonly maxBatch: number;
+  private readonly holdMax: number;
+  /** writes failing, as the thread (or the fallback writer) last said */
+  private pause: { since: number; reason: string } | null = null;
+  /** who saw the failure, so who can tell that it is over */
+  private pauseSource: 'thread' | 'fallback' = 'thread';
+  /** rows written while paused (fallback writer) */
+  private lateRows = 0;
+  private readonly pauseListeners = new Set<PauseListener>();
   written = 0;
   pruned = 0;
+  /** rows that will never be written (see LogWriterClosed.lost) */
+  lost = 0;
 
   constructor(private readonly opts: ThreadedLogWriterOptions) {
     this.delayMs = opts.delayMs ?? 200;
     this.maxBatch = opts.maxBatch ?? 1000;
+    this.holdMax = opts.holdMax ?? HOLD_MAX;
     const data: WriterWorkerData = { file: join(opts.dataDir, DB_FILE), limits: opts.limits, pruneEveryMs: opts.pruneEveryMs };
     this.ready = new Promise((resolve) => (this.markReady = resolve));
     this.fallback = this.direct([]);
@@ -119,8 +178,21 @@ export class ThreadedLogWriter {
   }
 
   pushTuple(row: RowTuple): void {
-    if (this.closed) return;
-    if (this.fallback) return this.fallback.pushTuple(row);
+    if (this.closing || this.closed) {
+      this.lost++;
+      return;
+    }
+    if (this.pause && this.waiting() >= this.holdMax) {
+      // memory is bounded while the disk is not there: the newest rows go, the held ones keep their order
+      this.lost++;
+      return;
+    }
+    if (this.fallback) {
+      // a fallback writer that is failing retries its own rows; new ones wait here meanwhile
+      if (this.pause && this.fallback.pending > 0) this.queue.push(row);
+      else this.fallback.pushTuple(row);
+      return;
+    }
     const size = jsonSize(row);
     if (this.queue.length > 0 && this.queuedSize + size > SEND_BYTES) this.send();
     this.queue.push(row);
@@ -142,17 +214,39 @@ export class ThreadedLogWriter {
     };
   }
 
-  /** rows not yet on disk */
+  /**
+   * Rows not yet on disk that the writer is working through: the congestion brake reads it.
+   * 0 while writes are paused: a full disk is no reason to slow the proxies (the rows held
+   * then are bounded by holdMax instead, and shown by `paused`).
+   */
   get pending(): number {
-    return this.fallback ? this.fallback.pending : this.queue.length + this.inFlight;
+    if (this.pause) return 0;
+    return this.fallback ? this.fallback.pending + this.queue.length : this.queue.length + this.inFlight;
+  }
+
+  /** null while writes work; else since when and why they fail, and how many rows wait. */
+  get paused(): LogPause | null {
+    return this.pause ? { since: this.pause.since, reason: this.pause.reason, waiting: this.waiting() } : null;
+  }
+
+  /** `listener` is told when writes pause (or fail for a new reason) and when they resume. */
+  onPausedChange(listener: PauseListener): () => void {
+    this.pauseListeners.add(listener);
+    return () => this.pauseListeners.delete(listener);
+  }
+
+  /** rows pushed and not yet on disk, held or in flight */
+  private waiting(): number {
+    return this.queue.length + this.inFlight + (this.fallback?.pending ?? 0);
   }
 
   setLimits(limits: RetentionLimits): void {
     this.post({ type: 'limits', limits });
   }
 
-  /** Resolves once every row pushed so far is on disk. */
+  /** Resolves once every row pushed so far is on disk, or writes are paused (see `paused`). */
   flush(): Promise<void> {
+    if (this.closing || this.closed) return Promise.resolve();
     if (this.fallback) {
       this.fallback.flush();
       return Promise.resolve();
@@ -179,29 +273,90 @@ export class ThreadedLogWriter {
   private readonly closedOrFailed = new Promise<void>((resolve) => (this.endWaiting = resolve));
   private lastPruned = 0;
 
-  close(): Promise<void> {
+  /**
+   * Writes what is queued and stops the thread, within `graceMs` even when writes keep
+   * failing; resolves with how many rows were written over the writer's life and how many
+   * never will be.
+   */
+  close(graceMs = CLOSE_GRACE_MS): Promise<LogWriterClosed> {
     this.closing ??= (async () => {
+      const deadline = performance.now() + graceMs;
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
       // rows taken while the thread started are written here first
-      if (!this.failed) this.fallback?.flush();
+      if (!this.failed && this.fallback) {
+        this.handToFallback();
+        this.fallback.flush();
+      }
       const worker = this.worker;
       if (worker && !this.failed) {
         this.send();
         const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-        await new Promise<void>((resolve) => {
-          this.closedWaiter = resolve;
-          this.post({ type: 'close' });
-          // a thread that died meanwhile has handed its rows to the fallback
-          void exited.then(resolve);
-        });
-        await exited;
+        const answered = new Promise<void>((resolve) => (this.closedWaiter = resolve));
+        let saidClosed = false;
+        void answered.then(() => (saidClosed = true));
+        // the thread keeps a margin of the grace to close its connection and answer
+        this.post({ type: 'close', graceMs: Math.max(0, graceMs - Math.min(500, graceMs / 4)) });
+        // a thread that died meanwhile has handed its rows to the fallback
+        const inTime = await within(Promise.race([answered, exited]), deadline - performance.now());
+        if (!inTime || !(await within(exited, deadline - performance.now()))) void worker.terminate();
+        if (!saidClosed && !this.failed) {
+          // stopped without an answer: what it had not acknowledged is counted lost (some may be on disk)
+          this.lost += this.inFlight + this.queue.length;
+          this.takeSent(this.inFlight, false);
+          this.queue = [];
+        }
       }
       this.closed = true;
-      this.fallback?.close();
+      if (this.fallback) {
+        this.handToFallback();
+        this.fallback.close();
+        this.lost += this.fallback.pending;
+      }
       this.endWaiting();
+      return { written: this.written, lost: this.lost };
     })();
     return this.closing;
+  }
+
+  /** Rows held here while the fallback writer was failing go to it, in order. */
+  private handToFallback(): void {
+    if (!this.fallback || this.queue.length === 0) return;
+    for (const t of this.queue) this.fallback.pushTuple(t);
+    this.queue = [];
+    this.queuedSize = 0;
+  }
+
+  /** Writes fail (the thread says so, or the fallback writer failed): tell once per reason. */
+  private enterPause(reason: string, cause: string, since: number, source: 'thread' | 'fallback'): void {
+    this.pauseSource = source;
+    if (this.pause?.reason === reason) return;
+    const first = !this.pause;
+    this.pause = { since: this.pause?.since ?? since, reason };
+    if (first) this.lateRows = 0;
+    if (this.opts.logger) {
+      this.opts.logger.warn(`log writes failing (${reason}); rows wait in memory (up to ${this.holdMax}) and are retried`, { err: cause });
+    } else {
+      this.opts.onError?.(new Error(cause));
+    }
+    this.tellPause(this.paused);
+  }
+
+  private leavePause(late: number): void {
+    if (!this.pause) return;
+    this.pause = null;
+    this.opts.logger?.info(`log writes resumed; ${late} rows written late`);
+    this.tellPause(null, { late });
+  }
+
+  private tellPause(p: LogPause | null, resumed?: { late: number }): void {
+    for (const l of this.pauseListeners) {
+      try {
+        l(p, resumed);
+      } catch (err) {
+        this.opts.onError?.(err);
+      }
+    }
   }
   private closedWaiter: (() => void) | null = null;
 
@@ -258,6 +413,9 @@ export class ThreadedLogWriter {
         const want = this.wantsRows();
         const rows = this.takeSent(m.ids.length, want);
         this.written += m.ids.length;
+        if (this.pause) this.lateRows += m.ids.length;
+        // the boot writer's failure: the thread writes, so it is over
+        if (this.pause && this.pauseSource === 'fallback') this.leavePause(this.lateRows);
         if (want) {
           const out: LogRow[] = new Array(rows.length);
           for (let i = 0; i < rows.length; i++) out[i] = fromTuple(rows[i]!, m.ids[i]!);
@@ -280,7 +438,15 @@ export class ThreadedLogWriter {
       case 'error':
         this.opts.onError?.(new Error(m.message));
         break;
+      case 'paused':
+        this.enterPause(m.reason, m.cause, m.since, 'thread');
+        break;
+      case 'resumed':
+        this.leavePause(m.late);
+        break;
       case 'closed':
+        this.lost += m.lost;
+        this.takeSent(m.lost, false);
         this.closedWaiter?.();
         break;
       case 'ready':
@@ -290,6 +456,10 @@ export class ThreadedLogWriter {
           const boot = this.fallback;
           this.fallback = null;
           boot?.close();
+          // rows the boot writer could not write (a full disk at start) are not recovered from it;
+          // those held while it failed go to the thread
+          if (boot) this.lost += boot.pending;
+          if (this.queue.length > 0) this.send();
           // the thread checkpoints the WAL (waiting for the disk there); this connection no longer does
           this.opts.db.pragma('wal_autocheckpoint = 0');
           this.markReady();
@@ -327,6 +497,8 @@ export class ThreadedLogWriter {
     this.worker = null;
     void w?.terminate();
     if (!this.closed) this.opts.db.pragma('wal_autocheckpoint = 1000');
+    // a pause the thread saw ends when the fallback writes
+    this.pauseSource = 'fallback';
     const unwritten = this.takeSent(this.inFlight, true).concat(this.queue);
     this.sent = [];
     this.sentHead = 0;
@@ -344,9 +516,21 @@ export class ThreadedLogWriter {
 
   /** A LogWriter on the caller's connection that tells our listeners, with `rows` queued first. */
   private direct(rows: RowTuple[]): LogWriter {
-    const w = new LogWriter(this.opts.db, { delayMs: this.delayMs, onError: this.opts.onError });
+    const w: LogWriter = new LogWriter(this.opts.db, {
+      delayMs: this.delayMs,
+      // only writes fail here (the listener below catches its own); it retries by itself, every
+      // second, and the failure is told once, as the thread's are
+      onError: (err) => this.enterPause(storageFailureReason(err), String((err as Error)?.message ?? err), Date.now(), 'fallback'),
+    });
     w.onRows((written) => {
       this.written += written.length;
+      if (this.pause) {
+        this.lateRows += written.length;
+        if (w.pending === 0 && this.pauseSource === 'fallback') {
+          this.leavePause(this.lateRows);
+          if (this.fallback === w) this.handToFallback();
+        }
+      }
       this.emit(written);
     });
     for (const t of rows) w.pushTuple(t);

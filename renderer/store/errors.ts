@@ -30,6 +30,8 @@ const HINTS: Record<ErrorCode, string> = {
   E_FORBIDDEN: 'Gatehouse refused this request from here. Use the Gatehouse window on that PC, or open the admin link again.',
   E_UNKNOWN_METHOD: 'This page and the running Gatehouse are different versions. Reload the page.',
   E_UNAVAILABLE: 'Check that Gatehouse is still running on that PC, then try again.',
+  E_LOCKED: 'Another Gatehouse is already running on this data folder. Stop it first, or give this one a folder of its own.',
+  E_STORAGE: 'Gatehouse cannot use its data folder. Free some disk space or fix the folder named in the message, then try again.',
   E_INTERNAL: 'Something went wrong inside Gatehouse. Try again; if it keeps happening, restart Gatehouse and look at its log output.',
 };
 

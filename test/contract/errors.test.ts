@@ -16,6 +16,8 @@ test('maps every code to its HTTP status', () => {
     E_FORBIDDEN: 403,
     E_UNKNOWN_METHOD: 404,
     E_UNAVAILABLE: 503,
+    E_LOCKED: 409,
+    E_STORAGE: 503,
     E_INTERNAL: 500,
   };
   assert.deepEqual([...ERROR_CODES].sort(), Object.keys(want).sort());
