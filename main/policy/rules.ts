@@ -1,10 +1,12 @@
 /**
- * Rules: validation (with messages that name the rule, the field and the bad
- * value) and compilation into matchers that run per request without parsing.
+ * Rules compiled into matchers that run per request without parsing. A rule
+ * is checked before it is stored (contract/rule-check.ts, which also owns the
+ * syntax of destinations and schedule times that is read here); compiling
+ * assumes a checked rule.
  */
-import { SourceSet, parseCidr, parseIp, parseSourceList, cidrContains, type IpAddr } from '../contract/addresses.js';
+import { SourceSet, parseIp, parseSourceList, cidrContains, type IpAddr } from '../contract/addresses.js';
 import { parsePortList, portInList, type PortRange } from '../contract/ports.js';
-import { GatehouseError, type Rule, type RuleInput, type RuleLimits, type Schedule } from '../contract/index.js';
+import { parseDestination, parseScheduleTime, type Rule, type RuleLimits, type Schedule } from '../contract/index.js';
 
 export interface RuleRequest {
   service: string;
@@ -28,89 +30,32 @@ export interface CompiledRule {
   matches(r: RuleRequest, addr: IpAddr | null, time: number): boolean | undefined;
 }
 
-const HOST_RE = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/;
-
-function label(r: Pick<RuleInput, 'name'>, index?: number): string {
-  return r.name ? `rule "${r.name}"` : index !== undefined ? `rule ${index + 1}` : 'rule';
-}
-
-function parseTime(t: string): number | null {
-  const m = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(t.trim());
-  if (!m) return t.trim() === '24:00' ? 24 * 60 : null;
-  return Number(m[1]) * 60 + Number(m[2]);
-}
-
 /** A destination criterion: a name pattern (matched against the name the client gave) or an address range. */
 type DestMatcher = { byName: true; test: (host: string) => boolean } | { byName: false; test: (addr: IpAddr) => boolean };
 
-function compileDestination(d: string): DestMatcher | null {
-  const t = d.trim().toLowerCase().replace(/\.$/, '');
-  if (!t) return null;
-  if (t.startsWith('*.')) {
-    const base = t.slice(2);
-    if (!HOST_RE.test(base)) return null;
-    const suffix = '.' + base;
-    return { byName: true, test: (h) => h === base || h.endsWith(suffix) };
-  }
-  const c = parseCidr(t);
-  if (c) return { byName: false, test: (a) => cidrContains(c, a) };
-  if (t.includes('/') || !HOST_RE.test(t)) return null;
-  return { byName: true, test: (h) => h === t };
-}
-
-/** Checks a rule; returns it cleaned up (trimmed lists), or throws E_VALIDATION. */
-export function validateRule(input: RuleInput, known: { users: Set<string>; groups: Set<string> }, index?: number): RuleInput {
-  const who = label(input, index);
-  const fail = (msg: string): never => {
-    throw new GatehouseError('E_VALIDATION', `${who}: ${msg}`);
-  };
-  const clean = (xs: string[]) => xs.map((x) => x.trim()).filter(Boolean);
-  const r: RuleInput = {
-    ...input,
-    name: input.name.trim(),
-    sources: clean(input.sources),
-    users: clean(input.users),
-    groups: clean(input.groups),
-    destinations: clean(input.destinations),
-    ports: input.ports.trim(),
-  };
-  if (!r.name) fail('the name is empty');
-  for (const s of r.sources) {
-    try {
-      parseSourceList([s]);
-    } catch (e) {
-      fail(`source ${(e as Error).message}`);
+function compileDestination(text: string): DestMatcher | null {
+  const d = parseDestination(text);
+  if (!d) return null;
+  switch (d.kind) {
+    case 'host': {
+      const name = d.host;
+      return { byName: true, test: (h) => h === name };
+    }
+    case 'domain': {
+      const { domain } = d;
+      const suffix = '.' + domain;
+      return { byName: true, test: (h) => h === domain || h.endsWith(suffix) };
+    }
+    case 'range': {
+      const { cidr } = d;
+      return { byName: false, test: (a) => cidrContains(cidr, a) };
     }
   }
-  for (const u of r.users) if (u !== '*' && !known.users.has(u.toLowerCase())) fail(`unknown user "${u}"`);
-  for (const g of r.groups) if (!known.groups.has(g.toLowerCase())) fail(`unknown group "${g}"`);
-  for (const d of r.destinations) {
-    if (!compileDestination(d)) fail(`destination "${d}" is not a host name, *.domain wildcard, IP address or CIDR range`);
-  }
-  if (r.ports) {
-    try {
-      parsePortList(r.ports);
-    } catch (e) {
-      fail((e as Error).message);
-    }
-  }
-  if (r.schedule) {
-    const s = r.schedule;
-    if (s.days.length === 0) fail('the schedule has no weekday');
-    const from = parseTime(s.from);
-    const to = parseTime(s.to);
-    if (from === null) fail(`schedule start "${s.from}" is not a time like 08:30`);
-    if (to === null) fail(`schedule end "${s.to}" is not a time like 17:00`);
-    if (from === to) fail(`the schedule starts and ends at the same time (${s.from})`);
-    r.schedule = { days: [...new Set(s.days)].sort(), from: s.from.trim(), to: s.to.trim() };
-  }
-  if (r.limits && r.limits.maxConnections === null && r.limits.upKBps === null && r.limits.downKBps === null) r.limits = null;
-  return r;
 }
 
 function scheduleMatcher(s: Schedule): (time: number) => boolean {
-  const from = parseTime(s.from)!;
-  const to = parseTime(s.to)!;
+  const from = parseScheduleTime(s.from)!;
+  const to = parseScheduleTime(s.to)!;
   const days = new Set(s.days);
   return (time) => {
     const d = new Date(time);

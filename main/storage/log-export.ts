@@ -7,7 +7,8 @@
  * response, cache and timings). HAR only holds HTTP requests, so rows that are
  * not (tunnels, SOCKS, UDP) are counted as skipped.
  */
-import type { ExportFormat, LogRow } from '../contract/index.js';
+import type { ExportFormat } from '../contract/index.js';
+import { LOG_FIELDS, type LogField, type LogRow } from '../contract/log-row.js';
 
 export interface ExportWriter {
   /** text before the first row */
@@ -18,28 +19,8 @@ export interface ExportWriter {
   tail(): string;
 }
 
-export const CSV_COLUMNS = [
-  'id',
-  'time',
-  'ts',
-  'service',
-  'client',
-  'client_port',
-  'user',
-  'method',
-  'url',
-  'host',
-  'port',
-  'status',
-  'allowed',
-  'rule',
-  'bytes_up',
-  'bytes_down',
-  'packets_up',
-  'packets_down',
-  'duration_ms',
-  'error',
-] as const;
+/** The CSV header: the id, the start time as ISO 8601, then every field in LOG_FIELDS' order. */
+export const CSV_COLUMNS: readonly string[] = ['id', 'time', ...LOG_FIELDS.map((f: LogField) => f.csv ?? f.column)];
 
 /** A CSV field: quoted when needed; a leading = + - @ (a formula to a spreadsheet) is defused with ' (OWASP). */
 export function csvField(v: string | number | boolean): string {
@@ -49,30 +30,9 @@ export function csvField(v: string | number | boolean): string {
 }
 
 function csvRow(r: LogRow): string {
-  return [
-    r.id,
-    new Date(r.ts).toISOString(),
-    r.ts,
-    r.service,
-    r.clientAddr,
-    r.clientPort,
-    r.user,
-    r.method,
-    r.url,
-    r.host,
-    r.port,
-    r.status,
-    r.allowed,
-    r.rule,
-    r.bytesUp,
-    r.bytesDown,
-    r.packetsUp,
-    r.packetsDown,
-    r.durationMs,
-    r.error,
-  ]
-    .map(csvField)
-    .join(',');
+  let line = `${r.id},${new Date(r.ts).toISOString()}`;
+  for (const f of LOG_FIELDS) line += ',' + csvField(r[f.key]);
+  return line;
 }
 
 const csv: () => ExportWriter = () => ({

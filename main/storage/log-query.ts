@@ -21,7 +21,7 @@ import {
 } from '../contract/index.js';
 import { ftsMatchExpression } from '../contract/log-filter.js';
 import type { Db } from './db.js';
-import { toLogRow, type DbRow } from './log-writer.js';
+import { ROW_SELECT, rowOf } from './log-writer.js';
 
 const SORT_KEY: Record<LogSort, string> = {
   time: 'ts',
@@ -252,9 +252,6 @@ export function maxLogId(db: Db): number {
   return r?.m ?? 0;
 }
 
-const COLUMNS = `id, ts, service, client_addr, client_port, user, method, url, host, port, status,
-  bytes_up, bytes_down, packets_up, packets_down, duration_ms, allowed, rule, error`;
-
 export interface PlannedQuery {
   sql: string;
   params: unknown[];
@@ -283,7 +280,7 @@ function planWith(q: LogQuery, preds: Pred[], checkOnly: ReadonlySet<string>): P
     params.push(cursor.key, cursor.key, cursor.id);
   }
   const dir = desc ? 'DESC' : 'ASC';
-  let sql = `SELECT ${COLUMNS} FROM log WHERE ${parts.join(' AND ')} ORDER BY ${key} ${dir}, id ${dir} LIMIT ?`;
+  let sql = `SELECT ${ROW_SELECT} FROM log WHERE ${parts.join(' AND ')} ORDER BY ${key} ${dir}, id ${dir} LIMIT ?`;
   params.push(q.limit + 1);
   if (!cursor && q.offset) {
     sql += ' OFFSET ?';
@@ -307,10 +304,10 @@ export function queryPage(db: Db, q: LogQuery, texts?: TextMatchCache, sparse = 
   const preds = predicates(filter);
   const checkOnly = chooseForms(db, preds, q.sort, maxId, texts, sparse);
   const plan = planWith(q, preds, checkOnly);
-  const raw = db.prepare(plan.sql).all(...plan.params) as DbRow[];
+  const raw = db.prepare(plan.sql).raw().all(...plan.params) as unknown[][];
   const hasMore = raw.length > q.limit;
   if (hasMore) raw.length = q.limit;
-  const rows = raw.map(toLogRow);
+  const rows = raw.map(rowOf);
   if (plan.reversed) rows.reverse();
   return { rows, hasMore, maxId, tookMs: Math.round((performance.now() - t0) * 10) / 10 };
 }

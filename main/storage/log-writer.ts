@@ -11,9 +11,12 @@
  * written in several short transactions with the event loop free in between,
  * and the proxies never wait long for the log.
  */
-import type { LogRow } from '../contract/index.js';
+import { LOG_FIELDS, ROW_INDEX, fromTuple, toTuple, type LogRow, type RowTuple } from '../contract/log-row.js';
 import { rowSearchText } from '../contract/log-filter.js';
 import type { Db } from './db.js';
+
+// the tuple form of a row is the contract's (the recorder builds it); these names stay importable here
+export { fromTuple, toTuple, type RowTuple } from '../contract/log-row.js';
 
 type NewRow = Omit<LogRow, 'id'>;
 
@@ -32,103 +35,29 @@ export const AGG_HOUR = 3_600_000;
 
 type Agg = [dim: number, bucket: number, key: string, requests: number, denied: number, errors: number, up: number, down: number, dur: number];
 
-/**
- * A row as it is queued, crosses to the writing thread (as JSON) and is bound to the INSERT: its
- * fields in the statement's parameter order, `allowed` as 0 or 1. An array of 18 values is half
- * the JSON of the same row as an object (no field names), and both ends handle it in about half
- * the time; the writer binds it as it is.
- */
-export type RowTuple = [
-  ts: number,
-  service: string,
-  clientAddr: string,
-  clientPort: number,
-  user: string,
-  method: string,
-  url: string,
-  host: string,
-  port: number,
-  status: number,
-  bytesUp: number,
-  bytesDown: number,
-  packetsUp: number,
-  packetsDown: number,
-  durationMs: number,
-  allowed: 0 | 1,
-  rule: string,
-  error: string,
-];
+/** The log table's columns in tuple order: the INSERT binds a RowTuple to them as it is. */
+export const LOG_COLUMNS = LOG_FIELDS.map((f) => f.column).join(', ');
 
-const T_TS = 0;
-const T_CLIENT = 2;
-const T_USER = 4;
-const T_URL = 6;
-const T_HOST = 7;
-const T_SERVICE = 1;
-const T_UP = 10;
-const T_DOWN = 11;
-const T_DURATION = 14;
-const T_ALLOWED = 15;
-const T_ERROR = 17;
+/** A SELECT list that reads a row as its tuple followed by its id: read it with `.raw()` and rowOf. */
+export const ROW_SELECT = `${LOG_COLUMNS}, id`;
 
-export function toTuple(r: NewRow): RowTuple {
-  return [
-    r.ts,
-    r.service,
-    r.clientAddr,
-    r.clientPort,
-    r.user,
-    r.method,
-    r.url,
-    r.host,
-    r.port,
-    r.status,
-    r.bytesUp,
-    r.bytesDown,
-    r.packetsUp,
-    r.packetsDown,
-    r.durationMs,
-    r.allowed ? 1 : 0,
-    r.rule,
-    r.error,
-  ];
+/** A row read raw with ROW_SELECT, as a LogRow. */
+export function rowOf(raw: unknown[]): LogRow {
+  return fromTuple(raw as unknown as RowTuple, raw[LOG_FIELDS.length] as number);
 }
 
-/** The row a tuple holds, with its id, as an object of one fixed shape. */
-export function fromTuple(t: Readonly<RowTuple>, id: number): LogRow {
-  return {
-    id,
-    ts: t[0],
-    service: t[1],
-    clientAddr: t[2],
-    clientPort: t[3],
-    user: t[4],
-    method: t[5],
-    url: t[6],
-    host: t[7],
-    port: t[8],
-    status: t[9],
-    bytesUp: t[10],
-    bytesDown: t[11],
-    packetsUp: t[12],
-    packetsDown: t[13],
-    durationMs: t[14],
-    allowed: t[15] === 1,
-    rule: t[16],
-    error: t[17],
-  };
-}
+const I = ROW_INDEX;
 
 function addAgg(map: Map<string, Agg>, dim: number, bucket: number, key: string, t: RowTuple): void {
   const k = `${dim}\u0000${bucket}\u0000${key}`;
   let a = map.get(k);
   if (!a) map.set(k, (a = [dim, bucket, key, 0, 0, 0, 0, 0, 0]));
   a[3]++;
-  if (t[T_ALLOWED] === 0) a[4]++;
-  if (t[T_ERROR]) a[5]++;
-  a[6] += t[T_UP];
-  a[7] += t[T_DOWN];
-  a[8] += t[T_DURATION];
+  if (t[I.allowed] === 0) a[4]++;
+  if (t[I.error]) a[5]++;
+  a[6] += t[I.bytesUp];
+  a[7] += t[I.bytesDown];
+  a[8] += t[I.durationMs];
 }
 
 /** Per-minute aggregates of some rows, and the per-hour ones summed from them. */
@@ -136,12 +65,12 @@ export function aggregate(rows: readonly RowTuple[], n = rows.length): { minute:
   const minute = new Map<string, Agg>();
   for (let i = 0; i < n; i++) {
     const t = rows[i]!;
-    const b = t[T_TS] - (t[T_TS] % AGG_MINUTE);
+    const b = t[I.ts] - (t[I.ts] % AGG_MINUTE);
     addAgg(minute, AGG_DIM.all, b, '', t);
-    addAgg(minute, AGG_DIM.client, b, t[T_CLIENT], t);
-    if (t[T_USER]) addAgg(minute, AGG_DIM.user, b, t[T_USER], t);
-    addAgg(minute, AGG_DIM.host, b, t[T_HOST], t);
-    addAgg(minute, AGG_DIM.service, b, t[T_SERVICE], t);
+    addAgg(minute, AGG_DIM.client, b, t[I.clientAddr], t);
+    if (t[I.user]) addAgg(minute, AGG_DIM.user, b, t[I.user], t);
+    addAgg(minute, AGG_DIM.host, b, t[I.host], t);
+    addAgg(minute, AGG_DIM.service, b, t[I.service], t);
   }
   const hour = new Map<string, Agg>();
   for (const a of minute.values()) {
@@ -184,11 +113,7 @@ export class LogWriter {
     this.sliceMs = opts.sliceMs ?? 8;
     // one row per statement: several rows per INSERT was tried, quicker on uniform rows in
     // isolation, but half the speed in the log benchmark's varied rows on a growing table
-    this.insert = db.prepare(
-      `INSERT INTO log (ts, service, client_addr, client_port, user, method, url, host, port, status,
-        bytes_up, bytes_down, packets_up, packets_down, duration_ms, allowed, rule, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    this.insert = db.prepare(`INSERT INTO log (${LOG_COLUMNS}) VALUES (${LOG_FIELDS.map(() => '?').join(', ')})`);
     this.insertFts = db.prepare('INSERT INTO log_fts (rowid, text) VALUES (?, ?)');
     this.upsertAgg = db.prepare(
       `INSERT INTO log_agg (res, dim, bucket, key, requests, denied, errors, bytes_up, bytes_down, duration_ms)
@@ -205,7 +130,7 @@ export class LogWriter {
       while (i < n) {
         const t = rows[i]!;
         const id = Number(this.insert.run(t).lastInsertRowid);
-        this.insertFts.run(id, rowSearchText(t[T_HOST], t[T_URL]));
+        this.insertFts.run(id, rowSearchText(t[I.host], t[I.url]));
         ids[i++] = id;
         if ((i & 31) === 0 && performance.now() > deadline) break;
       }
@@ -323,59 +248,14 @@ export class LogWriter {
   }
 }
 
-export interface DbRow {
-  id: number;
-  ts: number;
-  service: string;
-  client_addr: string;
-  client_port: number;
-  user: string;
-  method: string;
-  url: string;
-  host: string;
-  port: number;
-  status: number;
-  bytes_up: number;
-  bytes_down: number;
-  packets_up: number;
-  packets_down: number;
-  duration_ms: number;
-  allowed: number;
-  rule: string;
-  error: string;
-}
-
-export function toLogRow(r: DbRow): LogRow {
-  return {
-    id: r.id,
-    ts: r.ts,
-    service: r.service,
-    clientAddr: r.client_addr,
-    clientPort: r.client_port,
-    user: r.user,
-    method: r.method,
-    url: r.url,
-    host: r.host,
-    port: r.port,
-    status: r.status,
-    bytesUp: r.bytes_up,
-    bytesDown: r.bytes_down,
-    packetsUp: r.packets_up,
-    packetsDown: r.packets_down,
-    durationMs: r.duration_ms,
-    allowed: r.allowed === 1,
-    rule: r.rule,
-    error: r.error,
-  };
-}
-
 /** Newest rows first (or, with afterId, the rows after it, oldest first). */
 export function recentLog(db: Db, limit: number, afterId?: number): LogRow[] {
   if (afterId !== undefined) {
     return db
-      .prepare<[number, number], DbRow>('SELECT * FROM log WHERE id > ? ORDER BY id ASC LIMIT ?')
+      .prepare<[number, number], unknown[]>(`SELECT ${ROW_SELECT} FROM log WHERE id > ? ORDER BY id ASC LIMIT ?`)
+      .raw()
       .all(afterId, limit)
-      .map(toLogRow);
+      .map(rowOf);
   }
-  return db.prepare<[number], DbRow>('SELECT * FROM log ORDER BY id DESC LIMIT ?').all(limit).map(toLogRow);
+  return db.prepare<[number], unknown[]>(`SELECT ${ROW_SELECT} FROM log ORDER BY id DESC LIMIT ?`).raw().all(limit).map(rowOf);
 }

@@ -3,8 +3,7 @@
  * fields as JSON. Every change is validated first and written in one
  * transaction; positions are renumbered so the order is always 0..n-1.
  */
-import { EMPTY_RULE, GatehouseError, RuleInputSchema, type Rule, type RuleInput } from '../contract/index.js';
-import { validateRule } from '../policy/rules.js';
+import { EMPTY_RULE, GatehouseError, RuleInputSchema, validateRule, type Rule, type RuleInput } from '../contract/index.js';
 import type { Db } from './db.js';
 
 export class RulesRepo {

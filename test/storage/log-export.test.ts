@@ -54,12 +54,22 @@ test('CSV parses back to the rows, one record per row under the header', () => {
     assert.equal(c.client, r.clientAddr);
     assert.equal(c.allowed, String(r.allowed));
     assert.equal(Number(c.bytes_down), r.bytesDown);
+    assert.equal(Number(c.packets_up), r.packetsUp);
+    assert.equal(Number(c.duration_ms), r.durationMs);
     assert.equal(c.error, r.error);
   }
   const evil = records[records.length - 1]!;
   assert.equal(evil.user, `'=HYPERLINK("http://evil")`, 'a formula is defused with an apostrophe');
   assert.equal(evil.rule, "'+rule, with comma");
   assert.equal(evil.error, 'line one\r\nline two');
+});
+
+test('the CSV header is the id, the time, then the fields in the order of LOG_FIELDS', () => {
+  // pinned as text: reordering LOG_FIELDS changes what spreadsheets and scripts read
+  assert.equal(
+    exportWriter('csv').head(),
+    'id,time,ts,service,client,client_port,user,method,url,host,port,status,allowed,rule,bytes_up,bytes_down,packets_up,packets_down,duration_ms,error\r\n',
+  );
 });
 
 test('csvField quotes only what needs it', () => {

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogRow } from '../../main/contract/index.js';
+import { LOG_FIELDS } from '../../main/contract/log-row.js';
 import { openDb, type Db } from '../../main/storage/db.js';
 import { LogWriter, recentLog } from '../../main/storage/log-writer.js';
 
@@ -156,6 +157,12 @@ test('stores every field, with allowed as a boolean and a denied row kept as den
   w.close();
   const [r] = recentLog(d, 1);
   assert.deepEqual(r, { ...denied, id: r!.id });
+});
+
+test("the log table's columns are the id and LOG_FIELDS' columns, the ones the INSERT and the reads name", () => {
+  const d = db();
+  const columns = (d.prepare('PRAGMA table_info(log)').all() as Array<{ name: string }>).map((c) => c.name);
+  assert.deepEqual(columns.sort(), ['id', ...LOG_FIELDS.map((f) => f.column)].sort());
 });
 
 test('recentLog gives the newest rows first, and with afterId the rows after it, oldest first', () => {
