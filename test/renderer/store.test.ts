@@ -1,221 +1,116 @@
 /**
- * The renderer store, driven through getState() over a transport of our own
- * (the Transport interface the real IPC and HTTP transports implement), with
- * handlers standing in for the control service.
+ * The renderer store (connection, status, settings and log slices), driven
+ * through getState() against a real Gatehouse started in this process: the
+ * store reaches its web admin through the renderer's web transport, signed in
+ * with the admin cookie (test/helpers/web-gateway.ts). Log rows and counters
+ * come from real requests through the HTTP proxy; refusals are the service's
+ * own; "unreachable" and "the event stream dropped" are the admin's address
+ * taken down for real. Each test sets up the state it needs through the
+ * control API, so none depends on another's leftovers.
  */
-import { test } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createClient, type Transport } from '../../main/contract/client.js';
-import {
-  DEFAULT_SETTINGS,
-  GatehouseError,
-  SETTING_INFO,
-  SETTING_KEYS,
-  formatSetting,
-  parseSettingText,
-  type GatehouseEvent,
-  type LogRow,
-  type MethodName,
-  type Settings,
-  type Status,
-} from '../../main/contract/index.js';
-import type { StreamState } from '../../renderer/api/transport.js';
+import http from 'node:http';
+import net from 'node:net';
+import type { LogRow, Settings, Status } from '../../main/contract/index.js';
 import { createAppStore, type AppStore } from '../../renderer/store/index.js';
 import { LOG_CAP, mergeRows } from '../../renderer/store/log.js';
+import { closedPort } from '../helpers/origin.js';
+import { ok, startWebGateway, until, type Session, type WebGateway } from '../helpers/web-gateway.js';
 
-type Handler = (input: any) => unknown;
+let gw: WebGateway;
+const stores: AppStore[] = [];
 
-function status(over: Partial<Status> = {}): Status {
-  return {
-    version: '0.1.0',
-    sharing: false,
-    services: [{ name: 'http', label: 'HTTP proxy', state: 'stopped', addresses: [], port: null, error: null }],
-    lanAddresses: ['192.168.1.10'],
-    admin: { url: 'http://127.0.0.1:8088' },
-    dataDir: '/tmp/gh',
-    startedAt: 1_700_000_000_000,
-    activeConnections: 0,
-    totalRequests: 0,
-    ...over,
-  };
+before(async () => {
+  gw = await startWebGateway({ sharing: 'on' });
+});
+after(async () => {
+  for (const s of stores) s.getState().stop();
+  await gw?.close();
+});
+
+function store(session: Session): AppStore {
+  const s = createAppStore(session.api, { statusPollMs: 0, statusAfterLogMs: 5 });
+  stores.push(s);
+  return s;
 }
 
-function row(id: number, over: Partial<LogRow> = {}): LogRow {
-  return {
-    id,
-    ts: 1_700_000_000_000 + id * 1000,
-    service: 'http',
-    clientAddr: '127.0.0.1',
-    clientPort: 50000 + id,
-    user: '',
-    method: 'GET',
-    url: `http://example.com/${id}`,
-    host: 'example.com',
-    port: 80,
-    status: 200,
-    bytesUp: 100,
-    bytesDown: 2000,
-    packetsUp: 0,
-    packetsDown: 0,
-    durationMs: 12,
-    allowed: true,
-    rule: '',
-    error: '',
-    ...over,
-  };
+async function started(session?: Session): Promise<{ session: Session; store: AppStore }> {
+  const se = session ?? (await gw.session());
+  const s = store(se);
+  await s.getState().start();
+  return { session: se, store: s };
 }
 
-/** A gateway in memory: settings, status and log, answering like the control service. */
-function fakeGateway() {
-  let settings: Settings = { ...DEFAULT_SETTINGS };
-  const state = { status: status(), log: [] as LogRow[] };
-  const handlers: Partial<Record<MethodName, Handler>> = {
-    'status.get': () => state.status,
-    'sharing.set': ({ enabled }: { enabled: boolean }) => {
-      state.status = status({
-        sharing: enabled,
-        services: [
-          {
-            name: 'http',
-            label: 'HTTP proxy',
-            state: enabled ? 'running' : 'stopped',
-            addresses: enabled ? ['0.0.0.0:8080'] : [],
-            port: enabled ? 8080 : null,
-            error: null,
-          },
-        ],
-      });
-      return state.status;
-    },
-    'settings.describe': () =>
-      SETTING_KEYS.map((key) => ({
-        key,
-        value: settings[key],
-        text: formatSetting(settings[key]),
-        default: DEFAULT_SETTINGS[key],
-        description: SETTING_INFO[key].description,
-        example: SETTING_INFO[key].example,
-      })),
-    'settings.setText': ({ key, value }: { key: string; value: string }) => {
-      settings = { ...settings, [key]: parseSettingText(key as keyof Settings, value) };
-      return settings;
-    },
-    'log.recent': ({ limit, afterId }: { limit?: number; afterId?: number }) =>
-      state.log
-        .filter((r) => afterId === undefined || r.id > afterId)
-        .sort((a, b) => b.id - a.id)
-        .slice(0, limit ?? 100),
-  };
+const setSharing = (enabled: boolean) => ok<Status>(gw.rt.control.call('sharing.set', { enabled }));
+const updateSettings = (changes: Partial<Settings>) => ok<Settings>(gw.rt.control.call('settings.update', { changes }));
+const ids = (rows: LogRow[]) => rows.map((r) => r.id);
+const httpService = (s: Status | null) => s?.services.find((x) => x.name === 'http');
 
-  const listeners = new Set<(e: GatehouseEvent) => void>();
-  const streamListeners = new Set<(s: StreamState) => void>();
-  let stream: StreamState = 'connecting';
-  const calls: Array<{ method: string; input: unknown }> = [];
-  const gates = new Map<string, Promise<void>>();
-
-  const transport: Transport = {
-    async call(method, input) {
-      calls.push({ method, input });
-      await gates.get(method);
-      const h = handlers[method as MethodName];
-      if (!h) return { ok: false, error: { code: 'E_UNKNOWN_METHOD', message: `unknown method ${method}` } };
-      try {
-        return { ok: true, value: await h(input) };
-      } catch (e) {
-        return { ok: false, error: GatehouseError.from(e).toData() };
-      }
-    },
-    subscribe(cb) {
-      listeners.add(cb);
-      return () => listeners.delete(cb);
-    },
-  };
-
-  const api = {
-    client: createClient(transport),
-    onStreamState(cb: (s: StreamState) => void) {
-      streamListeners.add(cb);
-      cb(stream);
-      return () => streamListeners.delete(cb);
-    },
-  };
-
-  return {
-    api,
-    state,
-    handlers,
-    calls,
-    listeners,
-    emit: (e: GatehouseEvent) => listeners.forEach((l) => l(e)),
-    setStream(s: StreamState) {
-      stream = s;
-      streamListeners.forEach((l) => l(s));
-    },
-    /** holds calls of `method` until the returned function is called */
-    hold(method: string): () => void {
-      let release!: () => void;
-      gates.set(method, new Promise<void>((r) => (release = r)));
-      return () => {
-        gates.delete(method);
-        release();
-      };
-    },
-  };
+/** Sends n requests through the proxy, one after another on one connection, and waits until the log has them. */
+async function traffic(n: number): Promise<LogRow[]> {
+  const before = (await gw.log(1))[0]?.id ?? 0;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (let i = 0; i < n; i++) assert.equal(await gw.get(`/hello?n=${i}`, { agent }), 200);
+  } finally {
+    agent.destroy();
+  }
+  return until(`${n} rows written`, async () => {
+    const rows = (await gw.log()).filter((r) => r.id > before);
+    return rows.length >= n && rows;
+  });
 }
-
-async function started(gw = fakeGateway()): Promise<{ gw: ReturnType<typeof fakeGateway>; store: AppStore }> {
-  const store = createAppStore(gw.api, { statusPollMs: 0, statusAfterLogMs: 5 });
-  await store.getState().start();
-  return { gw, store };
-}
-
-const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
 test('start loads status, settings and the recent log, then is ready', async () => {
-  const gw = fakeGateway();
-  gw.state.log = [row(1), row(2), row(3)];
-  const { store } = await started(gw);
+  await setSharing(true);
+  await traffic(3);
+  await setSharing(false);
+  const { session, store } = await started();
   const s = store.getState();
   assert.equal(s.phase, 'ready');
   assert.equal(s.status?.sharing, false);
-  assert.deepEqual(
-    s.rows.map((r) => r.id),
-    [3, 2, 1],
-  );
-  assert.equal(s.settings.find((f) => f.key === 'http.port')?.text, '8080');
+  assert.deepEqual(ids(s.rows), [3, 2, 1], 'the three requests, newest first');
+  // this run listens on a port picked at start (the override 0); the default shows as such
+  assert.equal(s.settings.find((f) => f.key === 'http.port')?.text, '0');
+  assert.equal(s.settings.find((f) => f.key === 'http.port')?.defaultText, '8080');
   assert.equal(s.settings.find((f) => f.key === 'listen')?.defaultText, '*');
-  assert.equal(gw.listeners.size, 1, 'subscribed to events');
+  assert.equal(session.sources.live.size, 1, 'subscribed to events');
   s.stop();
-  assert.equal(gw.listeners.size, 0, 'stop unsubscribes');
+  assert.equal(session.sources.live.size, 0, 'stop unsubscribes');
 });
 
 test('a 401 at start shows the sign-in screen and subscribes to nothing', async () => {
-  const gw = fakeGateway();
-  gw.handlers['status.get'] = () => {
-    throw new GatehouseError('E_UNAUTHORIZED', 'not signed in');
-  };
-  const { store } = await started(gw);
+  const { session, store } = await started(await gw.session({ signedIn: false }));
   assert.equal(store.getState().phase, 'unauthorized');
-  assert.equal(gw.listeners.size, 0);
+  assert.equal(store.getState().phaseError?.code, 'E_UNAUTHORIZED');
+  assert.equal(session.sources.created, 0);
 });
 
 test('an unreachable gateway at start can be retried', async () => {
-  const gw = fakeGateway();
-  const real = gw.handlers['status.get']!;
-  gw.handlers['status.get'] = () => {
-    throw new GatehouseError('E_UNAVAILABLE', 'Cannot reach Gatehouse (fetch failed).');
-  };
-  const { store } = await started(gw);
-  assert.equal(store.getState().phase, 'unreachable');
-  assert.match(store.getState().phaseError!.hint, /still running/);
-  gw.handlers['status.get'] = real;
-  await store.getState().retry();
-  assert.equal(store.getState().phase, 'ready');
+  const session = await gw.session();
+  await gw.relay.down();
+  try {
+    const s = store(session);
+    await s.getState().start();
+    assert.equal(s.getState().phase, 'unreachable');
+    assert.equal(s.getState().phaseError?.code, 'E_UNAVAILABLE');
+    assert.match(s.getState().phaseError!.message, /Cannot reach Gatehouse/);
+    assert.match(s.getState().phaseError!.hint, /still running/);
+    await gw.relay.up();
+    await s.getState().retry();
+    assert.equal(s.getState().phase, 'ready');
+    s.getState().stop();
+  } finally {
+    await gw.relay.up();
+  }
 });
 
 test('the sharing switch is pending while sharing.set runs, then shows the new status', async () => {
-  const { gw, store } = await started();
-  const release = gw.hold('sharing.set');
+  await setSharing(false);
+  const { session, store } = await started();
+  assert.equal(httpService(store.getState().status)?.state, 'stopped');
+  const release = session.hold('sharing.set');
   const done = store.getState().setSharing(true);
   assert.equal(store.getState().sharingPending, true);
   // a second click while pending does not send a second call
@@ -225,116 +120,163 @@ test('the sharing switch is pending while sharing.set runs, then shows the new s
   const s = store.getState();
   assert.equal(s.sharingPending, null);
   assert.equal(s.status?.sharing, true);
-  assert.equal(s.status?.services[0]?.state, 'running');
-  assert.equal(gw.calls.filter((c) => c.method === 'sharing.set').length, 1);
-  assert.deepEqual(gw.calls.find((c) => c.method === 'sharing.set')?.input, { enabled: true });
+  assert.equal(httpService(s.status)?.state, 'running');
+  assert.equal(httpService(s.status)?.port, gw.proxyPort());
+  assert.equal(session.callsOf('sharing.set').length, 1);
+  assert.deepEqual(session.callsOf('sharing.set')[0]?.input, { enabled: true });
+  s.stop();
 });
 
 test('port in use when enabling sharing: error says to change http.port in Settings', async () => {
-  const { gw, store } = await started();
-  gw.handlers['sharing.set'] = () => {
-    throw new GatehouseError('E_PORT_IN_USE', 'listen EADDRINUSE: address already in use 0.0.0.0:8080');
-  };
-  await store.getState().setSharing(true);
-  const s = store.getState();
-  assert.equal(s.sharingPending, null);
-  assert.equal(s.sharingError?.code, 'E_PORT_IN_USE');
-  assert.match(s.sharingError!.message, /EADDRINUSE/);
-  assert.match(s.sharingError!.hint, /http\.port in Settings/);
-  assert.deepEqual(s.sharingError?.action, { label: 'Change the port in Settings', view: 'settings', focusKey: 'http.port' });
-  s.setView(s.sharingError!.action!.view, s.sharingError!.action!.focusKey);
-  assert.equal(store.getState().view, 'settings');
-  assert.equal(store.getState().focusKey, 'http.port');
-  store.getState().dismissSharingError();
-  assert.equal(store.getState().sharingError, null);
+  await setSharing(false);
+  // another program holds the port the proxy is to listen on
+  const other = net.createServer();
+  await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+  const port = (other.address() as net.AddressInfo).port;
+  try {
+    await updateSettings({ 'http.port': port });
+    const { store } = await started();
+    await store.getState().setSharing(true);
+    const s = store.getState();
+    assert.equal(s.sharingPending, null);
+    assert.equal(s.sharingError?.code, 'E_PORT_IN_USE');
+    assert.match(s.sharingError!.message, new RegExp(`port ${port} is already in use`));
+    assert.match(s.sharingError!.hint, /http\.port in Settings/);
+    assert.deepEqual(s.sharingError?.action, { label: 'Change the port in Settings', view: 'settings', focusKey: 'http.port' });
+    assert.equal(s.status?.sharing, false, 'the status shown after the failure is what the gateway does');
+    s.setView(s.sharingError!.action!.view, s.sharingError!.action!.focusKey);
+    assert.equal(store.getState().view, 'settings');
+    assert.equal(store.getState().focusKey, 'http.port');
+    store.getState().dismissSharingError();
+    assert.equal(store.getState().sharingError, null);
+    s.stop();
+  } finally {
+    await updateSettings({ 'http.port': 0 });
+    await new Promise<void>((r) => other.close(() => r()));
+  }
 });
 
 test('log events add rows newest first, without duplicates, capped at LOG_CAP', async () => {
-  const gw = fakeGateway();
-  gw.state.log = [row(1), row(2)];
-  const { store } = await started(gw);
-  gw.emit({ type: 'log', rows: [row(2), row(3)] });
-  assert.deepEqual(
-    store.getState().rows.map((r) => r.id),
-    [3, 2, 1],
-  );
-  const many = Array.from({ length: LOG_CAP + 50 }, (_, i) => row(10 + i));
-  gw.emit({ type: 'log', rows: many });
-  const rows = store.getState().rows;
+  await setSharing(true);
+  const session = await gw.session();
+  // the first load of the log waits until rows have come as events too: the same rows arrive both ways
+  const release = session.hold('log.recent');
+  const s = store(session);
+  const starting = s.getState().start();
+  await until('the event stream is up', () => s.getState().stream === 'connected');
+  const fresh = await traffic(2);
+  await until('the rows came as events', () => fresh.every((r) => s.getState().rows.some((x) => x.id === r.id)));
+  release();
+  await starting;
+  let server = await gw.log(LOG_CAP);
+  assert.deepEqual(ids(s.getState().rows), ids(server), 'each row once, newest first');
+
+  const many = await traffic(LOG_CAP + 50);
+  const newest = Math.max(...ids(many));
+  await until('the last rows arrived', () => s.getState().rows[0]?.id === newest);
+  const rows = s.getState().rows;
   assert.equal(rows.length, LOG_CAP);
-  assert.equal(rows[0]?.id, 10 + LOG_CAP + 49);
+  server = await gw.log(LOG_CAP);
+  assert.deepEqual(ids(rows), ids(server));
   assert.ok(rows.every((r, i) => i === 0 || rows[i - 1]!.id > r.id));
-  store.getState().stop();
+  s.getState().stop();
 });
 
 test('log rows refresh the counters shortly after they arrive', async () => {
-  const { gw, store } = await started();
-  gw.state.status = status({ totalRequests: 7, activeConnections: 1 });
-  gw.emit({ type: 'log', rows: [row(1)] });
-  await tick(30);
-  assert.equal(store.getState().status?.totalRequests, 7);
+  await setSharing(true);
+  const { session, store } = await started();
+  assert.equal(session.callsOf('status.get').length, 1);
+  const [row] = await traffic(1);
+  await until('the row arrived', () => store.getState().rows[0]?.id === row!.id);
+  await until('the counters were asked for', () => session.callsOf('status.get').length >= 2, 2000);
+  await until('the counters show the request', () => store.getState().status?.totalRequests === gw.rt.status().totalRequests);
+  assert.ok(store.getState().status!.totalRequests >= 1);
   store.getState().stop();
 });
 
 test('status and settings events update the store', async () => {
-  const { gw, store } = await started();
-  gw.emit({ type: 'status', status: status({ sharing: true, activeConnections: 3 }) });
-  assert.equal(store.getState().status?.activeConnections, 3);
-  gw.emit({ type: 'settings', settings: { ...DEFAULT_SETTINGS, 'http.port': 9090 } });
-  assert.equal(store.getState().settings.find((f) => f.key === 'http.port')?.text, '9090');
+  await setSharing(true);
+  const { session, store } = await started();
+  assert.equal(store.getState().status?.activeConnections, 0);
+  // a request the origin never answers stays open: the gateway publishes its counters
+  const open = gw.hold();
+  try {
+    await until('the open connection shows', () => store.getState().status?.activeConnections === 1, 3000);
+    assert.equal(session.callsOf('status.get').length, 1, 'from the event, not asked for');
+  } finally {
+    await gw.endConnections();
+    open.end();
+    await open.done;
+  }
+  // a setting changed elsewhere (another admin page, the CLI)
+  await updateSettings({ 'log.retentionDays': 45 });
+  await until('the setting shows', () => store.getState().settings.find((f) => f.key === 'log.retentionDays')?.text === '45');
+  assert.equal(session.callsOf('settings.describe').length, 1, 'from the event, not reloaded');
   store.getState().stop();
 });
 
 test('after the event stream was down, the store catches up on missed rows with afterId', async () => {
-  const gw = fakeGateway();
-  gw.state.log = [row(1), row(2)];
-  const { store } = await started(gw);
-  gw.setStream('connected');
-  gw.setStream('reconnecting');
-  assert.equal(store.getState().stream, 'reconnecting');
-  gw.state.log.push(row(3), row(4));
-  gw.setStream('connected');
-  await tick(10);
-  assert.deepEqual(
-    store.getState().rows.map((r) => r.id),
-    [4, 3, 2, 1],
-  );
-  const catchUp = gw.calls.filter((c) => c.method === 'log.recent').at(-1);
-  assert.deepEqual(catchUp?.input, { limit: LOG_CAP, afterId: 2 });
+  await setSharing(true);
+  await traffic(2);
+  const { session, store } = await started();
+  await until('the event stream is up', () => store.getState().stream === 'connected');
+  const newestBefore = store.getState().rows[0]!.id;
+  try {
+    await gw.relay.down();
+    await until('the store sees the stream down', () => store.getState().stream === 'reconnecting');
+    // rows written meanwhile reach no page
+    const missed = await traffic(2);
+    assert.equal(store.getState().rows[0]!.id, newestBefore);
+    await gw.relay.up();
+    await until('reconnected and caught up', () => store.getState().stream === 'connected' && store.getState().rows[0]?.id === Math.max(...ids(missed)), 8000);
+  } finally {
+    await gw.relay.up();
+  }
+  assert.deepEqual(ids(store.getState().rows), ids(await gw.log(LOG_CAP)));
+  const catchUp = session.callsOf('log.recent').at(-1);
+  assert.deepEqual(catchUp?.input, { limit: LOG_CAP, afterId: newestBefore });
   store.getState().stop();
 });
 
 test('a rejected setting keeps the typed text and shows the server message; a good one saves', async () => {
-  const { gw, store } = await started();
-  const s = store.getState();
-  s.editSetting('http.port', '70000');
-  assert.equal(store.getState().drafts['http.port'], '70000');
-  const ok = await store.getState().saveSetting('http.port');
-  assert.equal(ok, false);
-  let st = store.getState();
-  assert.equal(st.drafts['http.port'], '70000', 'the typed value is not lost');
-  assert.match(st.fieldErrors['http.port']!, /setting http\.port: 70000 is not valid/);
-  assert.equal(st.settings.find((f) => f.key === 'http.port')?.text, '8080');
+  await setSharing(false);
+  const free = await closedPort();
+  try {
+    const { session, store } = await started();
+    const saved = store.getState().settings.find((f) => f.key === 'http.port')?.text;
+    const s = store.getState();
+    s.editSetting('http.port', '70000');
+    assert.equal(store.getState().drafts['http.port'], '70000');
+    const refused = await store.getState().saveSetting('http.port');
+    assert.equal(refused, false);
+    let st = store.getState();
+    assert.equal(st.drafts['http.port'], '70000', 'the typed value is not lost');
+    assert.match(st.fieldErrors['http.port']!, /setting http\.port: 70000 is not valid/);
+    assert.equal(st.settings.find((f) => f.key === 'http.port')?.text, saved);
 
-  st.editSetting('http.port', '9090');
-  assert.equal(store.getState().fieldErrors['http.port'], undefined, 'editing clears the error');
-  assert.equal(await store.getState().saveSetting('http.port'), true);
-  st = store.getState();
-  assert.equal(st.drafts['http.port'], undefined);
-  assert.equal(st.settings.find((f) => f.key === 'http.port')?.text, '9090');
-  assert.ok(st.savedAt['http.port']);
-  assert.deepEqual(gw.calls.filter((c) => c.method === 'settings.setText').at(-1)?.input, {
-    key: 'http.port',
-    value: '9090',
-  });
-  store.getState().stop();
+    st.editSetting('http.port', String(free));
+    assert.equal(store.getState().fieldErrors['http.port'], undefined, 'editing clears the error');
+    assert.equal(await store.getState().saveSetting('http.port'), true);
+    st = store.getState();
+    assert.equal(st.drafts['http.port'], undefined);
+    assert.equal(st.settings.find((f) => f.key === 'http.port')?.text, String(free));
+    assert.ok(st.savedAt['http.port']);
+    assert.deepEqual(session.callsOf('settings.setText').at(-1)?.input, { key: 'http.port', value: String(free) });
+    const onServer = await ok<Settings>(gw.rt.control.call('settings.get', {}));
+    assert.equal(onServer['http.port'], free);
+    store.getState().stop();
+  } finally {
+    await updateSettings({ 'http.port': 0 });
+  }
 });
 
 test('typing the saved value back drops the draft; revert drops draft and error', async () => {
   const { store } = await started();
   const s = store.getState();
-  s.editSetting('listen', '127.0.0.1');
+  // this run listens on loopback only (its override of "listen")
+  assert.equal(s.settings.find((f) => f.key === 'listen')?.text, '127.0.0.1');
   s.editSetting('listen', '*');
+  s.editSetting('listen', '127.0.0.1');
   assert.equal(store.getState().drafts.listen, undefined);
   s.editSetting('listen', 'not-an-ip');
   await store.getState().saveSetting('listen');
@@ -346,17 +288,38 @@ test('typing the saved value back drops the draft; revert drops draft and error'
 });
 
 test('a 401 during use switches to the sign-in screen and stops listening', async () => {
-  const { gw, store } = await started();
-  gw.handlers['sharing.set'] = () => {
-    throw new GatehouseError('E_UNAUTHORIZED', 'session expired');
-  };
+  const { session, store } = await started();
+  assert.equal(session.sources.live.size, 1);
+  session.signOut();
   await store.getState().setSharing(true);
   assert.equal(store.getState().phase, 'unauthorized');
-  assert.equal(gw.listeners.size, 0);
+  assert.equal(session.sources.live.size, 0);
+  assert.equal(session.callsOf('sharing.set')[0]?.result?.ok, false);
 });
 
 test('mergeRows keeps the newer copy of a row with the same id', () => {
-  const merged = mergeRows([row(1, { status: 0 })], [row(1, { status: 204 })]);
+  const row = (id: number, status: number): LogRow => ({
+    id,
+    ts: 1_700_000_000_000,
+    service: 'http',
+    clientAddr: '127.0.0.1',
+    clientPort: 50000,
+    user: '',
+    method: 'GET',
+    url: 'http://example.com/',
+    host: 'example.com',
+    port: 80,
+    status,
+    bytesUp: 100,
+    bytesDown: 2000,
+    packetsUp: 0,
+    packetsDown: 0,
+    durationMs: 12,
+    allowed: true,
+    rule: '',
+    error: '',
+  });
+  const merged = mergeRows([row(1, 0)], [row(1, 204)]);
   assert.equal(merged.length, 1);
   assert.equal(merged[0]?.status, 204);
 });
