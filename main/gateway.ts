@@ -3,7 +3,8 @@
  * apply(settings) starts, stops or restarts each service as needed (a restart
  * only when its listening settings changed; new limits are handed to a running
  * service in place), and stop(graceMs) lets in-flight work finish briefly.
- * Sharing off means no proxy socket is open at all.
+ * Sharing off means no proxy socket is open at all; a service that cannot
+ * start means none runs (the error names the port and what to change).
  */
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -241,7 +242,11 @@ export class Gateway {
         errors.push(GatehouseError.from(err));
       }
     }
-    if (errors.length) throw new GatehouseError(errors[0]!.code, errors.map((e) => e.message).join('; '));
+    if (errors.length) {
+      // all or nothing: one service that cannot listen leaves none running (no half-started gateway)
+      for (const svc of this.services) if (svc.state === 'running') await svc.stop(0);
+      throw new GatehouseError(errors[0]!.code, errors.map((e) => e.message).join('; '));
+    }
   }
 
   status(): ServiceStatus[] {

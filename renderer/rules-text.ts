@@ -4,7 +4,6 @@
  * weekday names, the field a server message is about, and the check that warns when a rule above already catches
  * every request a rule could match, so it is never reached.
  */
-import { cidrContains, parseSourceList, type Cidr } from '../main/contract/addresses.js';
 import type { RuleInput } from '../main/contract/index.js';
 
 /** Weekdays as the contract numbers them (0 = Sunday), in the order a week is shown (Monday first). */
@@ -85,53 +84,8 @@ export function summarizeRule(r: RuleInput): string {
   return `${action} ${who(r)}${from(r.sources)}${via} → ${where}${portsText(r.ports)}${when}${limitsText(r)}`;
 }
 
-function safeSources(sources: readonly string[]): Cidr[] | null {
-  try {
-    return parseSourceList(sources);
-  } catch {
-    return null;
-  }
-}
-
-/** Whether every address of range `inner` lies in `outer`. */
-function cidrWithin(inner: Cidr, outer: Cidr): boolean {
-  return inner.family === outer.family && inner.bits >= outer.bits && cidrContains(outer, { family: inner.family, value: inner.base });
-}
-
-export interface Shadow {
-  /** index of the rule above that catches the requests first */
-  index: number;
-  /** every request is caught above, or only those from the earlier rule's sources */
-  whole: boolean;
-}
-
-/**
- * Finds an enabled rule above `rules[index]` that matches every request from
- * its sources whatever the user, host, port and time (such as the first-run
- * "Local network" rule): requests it catches never reach this rule. `whole`
- * when that covers every request this rule could match.
- */
-export function shadowOf(rules: readonly RuleInput[], index: number): Shadow | null {
-  const r = rules[index];
-  if (!r) return null;
-  const mine = r.sources.length ? safeSources(r.sources) : [];
-  for (let i = 0; i < index; i++) {
-    const a = rules[i]!;
-    if (!a.enabled) continue;
-    if (a.users.length || a.groups.length || a.destinations.length || a.ports.trim() || a.schedule) continue;
-    // services: the one above must cover every service this rule could see
-    if (a.services.length && (r.services.length === 0 || !r.services.every((s) => a.services.includes(s)))) continue;
-    if (a.sources.length === 0) return { index: i, whole: true };
-    const theirs = safeSources(a.sources);
-    if (!theirs) continue;
-    if (mine && mine.length > 0) {
-      if (mine.every((m) => theirs.some((t) => cidrWithin(m, t)))) return { index: i, whole: true };
-      continue; // some of this rule's sources are outside: it can still match
-    }
-    return { index: i, whole: false };
-  }
-  return null;
-}
+// where a rule above catches this one's requests: shared with the CLI's warning
+export { shadowOf, type Shadow } from '../main/contract/rule-shadow.js';
 
 /** The fields of the rule editor that a server message can be about. */
 export type FieldKey = 'name' | 'users' | 'groups' | 'sources' | 'destinations' | 'ports' | 'schedule' | 'limits';

@@ -1,24 +1,26 @@
 /**
- * `gatehouse logs`: the log viewer's filters as flags, reading the data
- * directory's database directly (a running gateway keeps writing meanwhile),
- * and `--export csv|jsonl|har --out FILE` to write every matching row, a page
- * at a time, with progress on a terminal.
+ * `gatehouse logs`: the log viewer's filters as flags, read through the
+ * control service's log methods (its reading thread; a running gateway keeps
+ * writing meanwhile), and `--export csv|jsonl|har --out FILE|-`: the same
+ * export job the UI starts, its progress on a terminal, the file then moved
+ * to where it was asked for.
  */
 import { parseArgs } from 'node:util';
-import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { copyFileSync, createReadStream, renameSync, unlinkSync } from 'node:fs';
 import {
   EXPORT_FORMATS,
   LOG_SORTS,
   STATUS_CLASSES,
+  logCursorOf,
   type ExportFormat,
+  type ExportJob,
   type LogFilter,
   type LogRow,
   type LogSort,
   type StatusClass,
-} from './contract/index.js';
-import { openDb } from './storage/db.js';
-import { countRows, iterateRows, queryPage } from './storage/log-query.js';
-import { exportWriter } from './storage/log-export.js';
+} from '../contract/index.js';
+import type { Client } from '../contract/client.js';
+import { UsageError, withClient } from './common.js';
 
 export const LOGS_USAGE = `gatehouse logs [--data-dir DIR] [--since WHEN] [--until WHEN] [--client ADDR]... [--user NAME]...
                [--service http|socks]... [--host NAME]... [--method M]... [--rule NAME]... [--status 404,5xx]
@@ -76,18 +78,9 @@ export function formatLogLine(r: LogRow): string {
   return `${t}  ${who.padEnd(15)}  ${r.method.padEnd(7)} ${r.url}  ${status}  ↑${fmtBytes(r.bytesUp)} ↓${fmtBytes(r.bytesDown)}  ${r.durationMs} ms${err}`;
 }
 
-export interface LogsDeps {
-  defaultDataDir(): string;
-  /** an error that makes the CLI print usage help (exit code 2) */
-  usage(message: string): Error;
-  version: string;
-  out?: NodeJS.WritableStream & { isTTY?: boolean };
-  err?: NodeJS.WritableStream & { isTTY?: boolean };
-}
-
-export function logsCommand(argv: string[], deps: LogsDeps): number {
-  const out = deps.out ?? process.stdout;
-  const errOut = deps.err ?? process.stderr;
+export async function logsCommand(argv: string[]): Promise<number> {
+  const out = process.stdout;
+  const errOut = process.stderr;
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -135,94 +128,73 @@ export function logsCommand(argv: string[], deps: LogsDeps): number {
     filter.minBytes = wholeNumber('min-bytes', values['min-bytes'], Number.MAX_SAFE_INTEGER);
     filter.minDurationMs = wholeNumber('min-duration', values['min-duration'], Number.MAX_SAFE_INTEGER);
   } catch (e) {
-    throw deps.usage((e as Error).message);
+    throw new UsageError((e as Error).message);
   }
   for (const k of Object.keys(filter) as (keyof LogFilter)[]) if (filter[k] === undefined) delete filter[k];
-  if (!(LOG_SORTS as readonly string[]).includes(values.sort)) throw deps.usage(`--sort: "${values.sort}" must be one of ${LOG_SORTS.join(', ')}`);
+  if (!(LOG_SORTS as readonly string[]).includes(values.sort)) throw new UsageError(`--sort: "${values.sort}" must be one of ${LOG_SORTS.join(', ')}`);
   const sort = values.sort as LogSort;
   const order = values.asc ? 'asc' : 'desc';
   const limit = values.limit === undefined ? 50 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000) throw deps.usage(`--limit: "${values.limit}" must be a whole number from 1 to 1000000`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000) throw new UsageError(`--limit: "${values.limit}" must be a whole number from 1 to 1000000`);
   if (values.export !== undefined && !(EXPORT_FORMATS as readonly string[]).includes(values.export)) {
-    throw deps.usage(`--export: "${values.export}" must be one of ${EXPORT_FORMATS.join(', ')}`);
+    throw new UsageError(`--export: "${values.export}" must be one of ${EXPORT_FORMATS.join(', ')}`);
   }
-  if (values.export !== undefined && !values.out) throw deps.usage('--export needs --out FILE (or --out - for standard output)');
-  if (values.out !== undefined && values.export === undefined) throw deps.usage('--out goes with --export csv|jsonl|har');
+  if (values.export !== undefined && !values.out) throw new UsageError('--export needs --out FILE (or --out - for standard output)');
+  if (values.out !== undefined && values.export === undefined) throw new UsageError('--out goes with --export csv|jsonl|har');
 
-  const db = openDb(values['data-dir'] ?? deps.defaultDataDir());
-  try {
+  return withClient(values['data-dir'], async (api) => {
     if (values.count) {
-      const { count } = countRows(db, filter);
+      const { count } = await api.call('log.count', { filter });
       out.write(values.json ? JSON.stringify({ count }) + '\n' : `${count}\n`);
       return 0;
     }
-    if (values.export) return exportTo(db, filter, sort, order, values.export as ExportFormat, values.out!, deps, out, errOut);
+    if (values.export) return exportTo(api, filter, sort, order, values.export as ExportFormat, values.out!, errOut);
     // the newest `limit` rows, printed oldest first like a tail (other sorts print in their order)
-    const page = queryPage(db, { filter, sort, order, limit });
-    const rows = sort === 'time' && order === 'desc' ? page.rows.slice().reverse() : page.rows;
+    const rows: LogRow[] = [];
+    let page = await api.call('log.query', { filter, sort, order, limit: Math.min(limit, 5000) });
+    rows.push(...page.rows);
+    while (page.hasMore && rows.length < limit) {
+      const after = logCursorOf(rows[rows.length - 1]!, sort);
+      page = await api.call('log.query', { filter: { ...filter, maxId: page.maxId }, sort, order, limit: Math.min(limit - rows.length, 5000), after });
+      rows.push(...page.rows);
+    }
+    if (sort === 'time' && order === 'desc') rows.reverse();
     for (const r of rows) out.write((values.json ? JSON.stringify(r) : formatLogLine(r)) + '\n');
     if (!values.json && rows.length === 0) out.write(Object.keys(filter).length ? 'No rows match.\n' : 'The log is empty.\n');
     return 0;
-  } finally {
-    db.close();
-  }
+  });
 }
 
-function exportTo(
-  db: ReturnType<typeof openDb>,
-  filter: LogFilter,
-  sort: LogSort,
-  order: 'asc' | 'desc',
-  format: ExportFormat,
-  target: string,
-  deps: LogsDeps,
-  out: NodeJS.WritableStream,
-  errOut: NodeJS.WritableStream & { isTTY?: boolean },
-): number {
-  const toStdout = target === '-';
-  const tmp = `${target}.part`;
-  const fd = toStdout ? 1 : openSync(tmp, 'w');
-  let ok = false;
-  try {
-    const { count, maxId } = countRows(db, filter);
-    const w = exportWriter(format, deps.version);
-    const write = (s: string) => {
-      if (!s) return;
-      if (toStdout) out.write(s);
-      else writeSync(fd, s);
-    };
-    write(w.head());
-    let rows = 0;
-    let skipped = 0;
-    const tty = !toStdout && errOut.isTTY;
-    for (const page of iterateRows(db, { filter: { ...filter, maxId }, sort, order, pageSize: 2000 })) {
-      const r = w.rows(page);
-      write(r.text);
-      rows += page.length - r.skipped;
-      skipped += r.skipped;
-      if (tty) errOut.write(`\r${rows + skipped} of ${count} rows (${Math.floor(((rows + skipped) / Math.max(1, count)) * 100)}%)`);
-    }
-    write(w.tail());
-    if (!toStdout) {
-      closeSync(fd);
-      renameSync(tmp, target);
-      if (tty) errOut.write('\n');
-      errOut.write(`wrote ${rows} rows to ${target}${skipped ? ` (${skipped} rows that are not HTTP requests left out of the HAR)` : ''}\n`);
-    }
-    ok = true;
+/** Runs the export job the UI would, shows its progress on a terminal, then moves its file to `target` (or prints it). */
+async function exportTo(api: Client, filter: LogFilter, sort: LogSort, order: 'asc' | 'desc', format: ExportFormat, target: string, errOut: NodeJS.WriteStream): Promise<number> {
+  const tty = target !== '-' && errOut.isTTY;
+  let job: ExportJob | null = null;
+  const finished = new Promise<ExportJob>((resolve) => {
+    const unsubscribe = api.subscribe((e) => {
+      if (e.type !== 'export' || (job && e.job.id !== job.id)) return;
+      if (tty) errOut.write(`\r${e.job.rows + e.job.skipped} of ${e.job.total ?? '?'} rows (${e.job.total ? Math.floor(((e.job.rows + e.job.skipped) / Math.max(1, e.job.total)) * 100) : 0}%)`);
+      if (e.job.state !== 'running' && job && e.job.id === job.id) {
+        unsubscribe();
+        resolve(e.job);
+      }
+    });
+  });
+  job = await api.call('log.export', { filter, sort, order, format });
+  const done = await finished;
+  if (tty) errOut.write('\n');
+  if (done.state !== 'done') throw new Error(`the export failed: ${done.error ?? done.state}`);
+  if (target === '-') {
+    await new Promise<void>((resolve, reject) => createReadStream(done.path).on('error', reject).on('end', resolve).pipe(process.stdout, { end: false }));
+    unlinkSync(done.path);
     return 0;
-  } finally {
-    if (!ok && !toStdout) {
-      try {
-        closeSync(fd);
-      } catch {
-        // closed already
-      }
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // never written
-      }
-    }
   }
+  try {
+    renameSync(done.path, target);
+  } catch {
+    // another file system: copy, then remove the job's file
+    copyFileSync(done.path, target);
+    unlinkSync(done.path);
+  }
+  errOut.write(`wrote ${done.rows} rows to ${target}${done.skipped ? ` (${done.skipped} rows that are not HTTP requests left out of the HAR)` : ''}\n`);
+  return 0;
 }

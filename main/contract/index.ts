@@ -38,6 +38,10 @@ export const StatusSchema = z.object({
   totalRequests: z.number(),
   /** sign-ins being slowed down after failures, per address (and user name), newest first */
   throttles: z.array(z.object({ clientAddr: z.string(), user: z.string().nullable(), failures: z.number(), until: z.number() })).optional(),
+  /** the request log's writing thread: paused (the disk is full) with rows waiting in memory */
+  logPaused: z.object({ since: z.number(), reason: z.string(), waiting: z.number() }).nullable().optional(),
+  /** the database was found damaged at start, set aside and recovered: what happened, in one line */
+  recovery: z.string().nullable().optional(),
 });
 export type Status = z.infer<typeof StatusSchema>;
 
@@ -158,4 +162,5 @@ export type Handlers = { [M in MethodName]: (input: ParsedInput<M>) => Promise<O
 export * from './errors.js';
 export * from './settings.js';
 export * from './rules.js';
+export * from './rule-check.js';
 export * from './log.js';

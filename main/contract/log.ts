@@ -56,6 +56,11 @@ export type SortOrder = z.infer<typeof SortOrderSchema>;
 export const LogCursorSchema = z.object({ key: z.number(), id: z.number().int() }).strict();
 export type LogCursor = z.infer<typeof LogCursorSchema>;
 
+/** Where a row stands in a listing sorted by `sort`: the cursor for the page after (or before) it. */
+export function logCursorOf(row: { ts: number; durationMs: number; bytesUp: number; bytesDown: number; id: number }, sort: (typeof LOG_SORTS)[number]): LogCursor {
+  return { key: sort === 'time' ? row.ts : sort === 'duration' ? row.durationMs : row.bytesUp + row.bytesDown, id: row.id };
+}
+
 export const LogQueryInputSchema = z
   .object({
     filter: LogFilterSchema.default({}),

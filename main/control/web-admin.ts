@@ -12,8 +12,9 @@
  * EventSource reconnects and the page reloads what it may have missed.
  */
 import http from 'node:http';
-import { createReadStream, statSync } from 'node:fs';
-import { extname, join, normalize, sep } from 'node:path';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { dirname, extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { GatehouseError, type GatehouseEvent } from '../contract/index.js';
@@ -454,4 +455,13 @@ function statSafe(file: string) {
   } catch {
     return null;
   }
+}
+
+/** The built renderer next to the bundle (dist/, app/dist/main/) or the sources' build output. */
+export function findRendererDir(): string | null {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const c of [join(here, '../app/dist/renderer'), join(here, '../renderer'), join(here, '../../app/dist/renderer')]) {
+    if (existsSync(join(c, 'index.html'))) return c;
+  }
+  return null;
 }

@@ -189,13 +189,15 @@ export class Authenticator {
     return { ok: false, reason, throttled: false };
   }
 
-  /** Keys that are making sign-ins wait now, newest failure first. */
+  /** Keys whose sign-ins are slowed down (waiting now, or past the free failures and not yet forgotten), newest failure first. */
   throttles(): ThrottleInfo[] {
     const now = this.now();
     const out: Array<ThrottleInfo & { last: number }> = [];
     // newest touched first, so ties keep that order (the sort is stable)
     for (const t of [...this.keys.values()].reverse()) {
-      if (t.nextAt > now) out.push({ clientAddr: t.clientAddr, user: t.user, failures: t.failures, until: t.nextAt, last: t.lastFailure });
+      // slowed down and not yet forgotten (the owner sees it for the forget window, not just the wait)
+      const slowed = this.opts.maxDelayMs > 0 && t.failures > this.opts.freeFailures && now - t.lastFailure < this.opts.forgetMs;
+      if (t.nextAt > now || slowed) out.push({ clientAddr: t.clientAddr, user: t.user, failures: t.failures, until: t.nextAt, last: t.lastFailure });
     }
     out.sort((a, b) => b.last - a.last || b.until - a.until);
     return out.map(({ last: _l, ...t }) => t);

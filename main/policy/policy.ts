@@ -19,16 +19,10 @@
 import { SourceSet, parseIp, parseSourceList, type IpAddr } from '../contract/addresses.js';
 import { parsePortList, portInList, type PortRange } from '../contract/ports.js';
 import type { Rule, Settings } from '../contract/index.js';
-import { compileRule, hasLimits, type CompiledRule } from './rules.js';
+import { compileRule, hasLimits, type CompiledRule, type RuleRequest } from './rules.js';
 
-export interface DecideInput {
-  service: string;
-  clientAddr: string;
-  user?: string;
-  groups?: string[];
-  /** the name or address the client asked for */
-  host: string;
-  port: number;
+/** A request as the engines describe it: what the rules match, and what the gates need besides. */
+export interface DecideInput extends RuleRequest {
   /**
    * the addresses `host` resolved to, once known; left out for a name, the decision is on the
    * name alone and may be `pending` (the addresses decide); an IP literal is its own address

@@ -4,7 +4,6 @@
  * transaction and is validated first, with messages that name the bad value.
  */
 import { GatehouseError, type User, type Group } from '../contract/index.js';
-import { hashPassword } from '../policy/passwords.js';
 import type { Db } from './db.js';
 
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -42,8 +41,16 @@ export interface StoredUser extends User {
   passHash: string;
 }
 
+/** Turns a password into what is stored (the policy's scrypt hash): storage stores, it does not hash. */
+export type PasswordHasher = (password: string) => Promise<string>;
+
+const NO_HASHER: PasswordHasher = () => Promise.reject(new Error('this users store was opened without a password hasher'));
+
 export class UsersRepo {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly hashPassword: PasswordHasher = NO_HASHER,
+  ) {}
 
   private groupsOf(userId: number): string[] {
     return this.db
@@ -100,7 +107,7 @@ export class UsersRepo {
     checkPassword(input.password);
     if (this.row(name)) throw new GatehouseError('E_VALIDATION', `a user named "${name}" already exists`);
     const groupIds = this.groupIds(input.groups ?? []);
-    const hash = await hashPassword(input.password);
+    const hash = await this.hashPassword(input.password);
     const now = Date.now();
     this.db.transaction(() => {
       if (this.row(name)) throw new GatehouseError('E_VALIDATION', `a user named "${name}" already exists`);
@@ -134,7 +141,7 @@ export class UsersRepo {
     checkPassword(password);
     const r = this.row(name);
     if (!r) throw new GatehouseError('E_NOT_FOUND', `no user named "${name}"`);
-    const hash = await hashPassword(password);
+    const hash = await this.hashPassword(password);
     this.db.prepare('UPDATE users SET pass_hash = ?, updated = ? WHERE id = ?').run(hash, Date.now(), r.id);
     return this.get(r.name);
   }

@@ -85,28 +85,6 @@ export function Counters() {
     <>
       <StatTile label="Active connections" value={active} testId="active-connections" />
       <StatTile label="Total requests" value={total} testId="total-requests" />
-      <SignInThrottles />
     </>
-  );
-}
-
-/** Addresses whose failed sign-ins are being slowed down (shown only while there are some). */
-function SignInThrottles() {
-  const throttles = useApp((s) => s.status?.throttles);
-  if (!throttles || throttles.length === 0) return null;
-  const time = (ms: number) => new Date(ms).toLocaleTimeString([], { hour12: false });
-  return (
-    <section className="card" aria-label="Sign-ins slowed down" data-testid="throttles">
-      <h2>Sign-ins slowed down</h2>
-      <p className="muted">After repeated wrong passwords, further attempts wait. Users whose password was accepted before are not held up.</p>
-      <ul>
-        {throttles.map((t) => (
-          <li key={`${t.clientAddr}|${t.user ?? ''}`}>
-            {t.clientAddr}
-            {t.user ? ` signing in as ${t.user}` : ''}: {t.failures} failures, next try after {time(t.until)}
-          </li>
-        ))}
-      </ul>
-    </section>
   );
 }

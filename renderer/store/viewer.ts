@@ -10,6 +10,7 @@
  */
 import { matchesLogFilter } from '../../main/contract/log-filter.js';
 import {
+  logCursorOf,
   type ExportFormat,
   type ExportJob,
   type LogCursor,
@@ -96,9 +97,7 @@ export function viewLength(s: Pick<ViewerSlice, 'vLive' | 'vPages' | 'vCount' | 
   return s.vLive.length + n * PAGE + PAGE;
 }
 
-function cursorOf(row: LogRow, sort: LogSort): LogCursor {
-  return { key: sort === 'time' ? row.ts : sort === 'duration' ? row.durationMs : row.bytesUp + row.bytesDown, id: row.id };
-}
+const cursorOf = logCursorOf;
 
 function clean(f: LogFilter): LogFilter {
   const out: LogFilter = {};

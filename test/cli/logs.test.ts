@@ -16,7 +16,7 @@ import type { LogFilter, LogRow } from '../../main/contract/index.js';
 import { matchesLogFilter } from '../../main/contract/log-filter.js';
 import { openDb } from '../../main/storage/db.js';
 import { LogWriter, recentLog } from '../../main/storage/log-writer.js';
-import { parseStatus, parseWhen } from '../../main/cli-logs.js';
+import { parseStatus, parseWhen } from '../../main/cli/logs.js';
 import { rowGenerator } from '../helpers/log-rows.js';
 import { harErrors } from '../helpers/har.js';
 

@@ -209,7 +209,8 @@ describe('throttling', () => {
     const { auth, events, advance, failTimes } = setup({ forgetMs: 10_000 });
     await failTimes(5);
     advance(9_999);
-    assert.deepEqual(auth.throttles(), [], 'the 500 ms delay is over');
+    const shown = auth.throttles();
+    assert.ok(shown.length > 0 && shown.every((t) => t.failures >= 5), 'the wait is over, yet the owner still sees the slowed-down key until it is forgotten');
     await failTimes(1);
     assert.equal(events.at(-1)!.failures, 6, 'within forgetMs the count goes on');
     advance(10_000);

@@ -24,7 +24,8 @@ test('settings, users and rules each bump their own version; log rows bump none'
     const v1 = configVersions(db);
     assert.ok(v1.settings > v0.settings);
     assert.deepEqual([v1.users, v1.rules], [v0.users, v0.rules]);
-    const users = new UsersRepo(db);
+    // storage stores what it is given: a stand-in hasher (the policy's scrypt is not storage's concern)
+    const users = new UsersRepo(db, async (pw) => `test:${pw}`);
     await users.add({ name: 'gil', password: 'pw' });
     users.addGroup({ name: 'crew', members: ['gil'] });
     const v2 = configVersions(db);

@@ -1,0 +1,149 @@
+/**
+ * The CLI as a transport of the control service, and a `serve` that fails
+ * safe (issue 13), on real processes, ports and files: a taken port ends the
+ * start with one line and a non-zero exit and leaves no service running; a
+ * closed standard output does not kill the gateway; the CLI and the web admin
+ * reject a bad value through the same handler with the same message; `rules
+ * add` puts a new rule first, as the UI does, and warns when a rule above
+ * catches its requests.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRuntime } from '../../main/runtime.js';
+import { silentLogger } from '../../main/logger.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const tmp = mkdtempSync(join(tmpdir(), 'gh-failsafe-'));
+let n = 0;
+const freshDir = () => join(tmp, `d${++n}`);
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function cli(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', 'main/cli.ts', ...args], { cwd: ROOT, timeout: 20_000 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') return reject(err);
+      resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+function exited(child: ChildProcess, ms: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    const timer = setTimeout(() => resolve(null), ms);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
+function refuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(true));
+  });
+}
+
+test('a taken port ends serve within seconds with one line naming the port, exit 1, and no service left running', async () => {
+  const taken = net.createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const port = (taken.address() as net.AddressInfo).port;
+  // the SOCKS port it would have started first: a free one, known in advance
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const socksPort = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  try {
+    const args = ['serve', '--json', '--data-dir', freshDir(), '--listen', '127.0.0.1', '--http-port', String(port), '--socks-port', String(socksPort), '--admin-port', '0'];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'main/cli.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const code = await exited(child, 15_000);
+    if (code === null) child.kill('SIGKILL');
+    assert.equal(code, 1, `serve exits non-zero (stderr: ${stderr})`);
+    const last = stderr.trim().split('\n').at(-1)!;
+    assert.match(last, new RegExp(`^gatehouse: .*port ${port} is already in use.*http\\.port`));
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+    assert.ok(await refuses(socksPort), 'the SOCKS proxy did not stay up');
+  } finally {
+    taken.close();
+  }
+});
+
+test('serve --json keeps running when its standard output is closed (serve --json | head -1), and stops cleanly', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'main/cli.ts', 'serve', '--json', '--data-dir', freshDir(), '--listen', '127.0.0.1', '--http-port', '0', '--socks-port', '0', '--admin-port', '0'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    const first = await new Promise<string>((resolve, reject) => {
+      let buf = '';
+      const timer = setTimeout(() => reject(new Error('no ready line')), 15_000);
+      child.stdout!.on('data', (d) => {
+        buf += d;
+        if (buf.includes('\n')) {
+          clearTimeout(timer);
+          resolve(buf.slice(0, buf.indexOf('\n')));
+        }
+      });
+    });
+    const ready = JSON.parse(first) as { event: string; http: string };
+    assert.equal(ready.event, 'ready');
+    child.stdout!.destroy(); // the reader goes away, as head -1 does
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(child.exitCode, null, 'still running');
+    const port = Number(ready.http.split(':').at(-1));
+    assert.equal(await refuses(port), false, 'still serving');
+    child.kill('SIGTERM'); // writes {"event":"stopping"} to the closed pipe
+    assert.equal(await exited(child, 10_000), 0);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
+test('the CLI and the web admin reject a bad value through one handler, with the same message', async () => {
+  const dataDir = freshDir();
+  const viaCli = await cli(['settings', 'set', 'http.connectPorts', '90-80', '--data-dir', dataDir]);
+  assert.equal(viaCli.code, 1);
+  const rt = await startRuntime({ dataDir, sharing: 'off', overrides: { 'admin.port': 0 }, logger: silentLogger });
+  try {
+    const res = await fetch(`${rt.adminUrl}/api/call/settings.setText`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${rt.adminToken}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ key: 'http.connectPorts', value: '90-80' }),
+    });
+    const body = (await res.json()) as { ok: false; error: { code: string; message: string } };
+    assert.equal(body.error.code, 'E_VALIDATION');
+    assert.equal(viaCli.stderr, `gatehouse: ${body.error.message}\n`);
+    assert.match(body.error.message, /http\.connectPorts.*"90-80" is reversed/);
+  } finally {
+    await rt.stop(0);
+  }
+});
+
+test('rules add puts a new rule first, as the rule editor does; placed below the allow-all rule it warns that it is never reached', async () => {
+  const dataDir = freshDir();
+  const first = await cli(['rules', 'add', '--name', 'No mail', '--action', 'deny', '--port', '465', '--data-dir', dataDir]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /^added {0,1}1\. \[\d+\] DENY "No mail"/);
+  assert.equal(first.stderr, '', 'nothing above catches it');
+  const late = await cli(['rules', 'add', '--name', 'Too late', '--action', 'deny', '--dest', '*.example.com', '--position', '3', '--data-dir', dataDir]);
+  assert.equal(late.code, 0, late.stderr);
+  assert.match(late.stderr, /rule 2 "Local network" above catches every request from local/);
+  const list = await cli(['rules', 'list', '--data-dir', dataDir]);
+  assert.deepEqual(
+    [...list.stdout.matchAll(/"([^"]+)"/g)].map((m) => m[1]),
+    ['No mail', 'Local network', 'Too late'],
+  );
+});
