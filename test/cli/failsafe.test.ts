@@ -147,3 +147,81 @@ test('rules add puts a new rule first, as the rule editor does; placed below the
     ['No mail', 'Local network', 'Too late'],
   );
 });
+
+/** Starts `serve --json` on a data directory; resolves with the ready event (or the exit code and stderr when it ends first). */
+function startServe(dataDir: string): Promise<{ child: ChildProcess; ready: { adminUrl: string; pid: number } | null; code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'main/cli.ts', 'serve', '--json', '--data-dir', dataDir, '--listen', '127.0.0.1', '--http-port', '0', '--socks-port', '0', '--admin-port', '0'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => {
+    let out = '';
+    const timer = setTimeout(() => resolve({ child, ready: null, code: null, stderr }), 15_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const line = out.split('\n')[0]!;
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        resolve({ child, ready: JSON.parse(line), code: null, stderr });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ child, ready: null, code, stderr });
+    });
+  });
+}
+
+test('a second gateway on the same data directory is refused with one line naming the first (PID and admin address)', async () => {
+  const dataDir = freshDir();
+  const first = await startServe(dataDir);
+  try {
+    assert.ok(first.ready, first.stderr);
+    const second = await startServe(dataDir);
+    assert.equal(second.ready, null, 'the second did not start');
+    assert.equal(second.code, 1);
+    const admin = new URL(first.ready!.adminUrl).origin;
+    assert.match(second.stderr.trim(), new RegExp(`^gatehouse: another Gatehouse is already running on .* \\(PID ${first.ready!.pid}, admin ${admin.replace(/[.]/g, '\\.')}\\)`));
+    assert.equal(second.stderr.trim().split('\n').length, 1, 'one line');
+  } finally {
+    first.child.kill('SIGTERM');
+    await exited(first.child, 10_000);
+  }
+});
+
+test('a data directory that cannot be used is one line naming the path, exit 1, no stack', async () => {
+  const blocker = join(freshDir() + '-file');
+  await cli(['settings', 'get', '--data-dir', tmp]); // makes sure tmp exists
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(blocker, 'not a folder');
+  const r = await startServe(join(blocker, 'data'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr.trim(), new RegExp(`^gatehouse: cannot use the data directory ${join(blocker, 'data').replace(/[.]/g, '\\.')}.*--data-dir`));
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('a database with a damaged header is set aside and recovered at start: one line, and the dashboard status says so', async () => {
+  const dataDir = freshDir();
+  assert.equal((await cli(['users', 'add', 'alice', '--password-stdin', '--data-dir', dataDir], 'pw')).code, 0);
+  const { openSync, writeSync, closeSync, readdirSync } = await import('node:fs');
+  const fd = openSync(join(dataDir, 'gatehouse.db'), 'r+');
+  writeSync(fd, Buffer.alloc(16, 0x41), 0, 16, 0); // the "SQLite format 3" marker, overwritten
+  closeSync(fd);
+  const r = await startServe(dataDir);
+  try {
+    assert.ok(r.ready, r.stderr);
+    assert.match(r.stderr, /the database was damaged .* kept as .*gatehouse\.db\.damaged-/);
+    assert.ok(readdirSync(dataDir).some((f) => f.startsWith('gatehouse.db.damaged-')), 'the damaged file is kept');
+    const token = new URL(r.ready!.adminUrl).searchParams.get('token');
+    const res = await fetch(`${new URL(r.ready!.adminUrl).origin}/api/call/status.get`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{}' });
+    const status = ((await res.json()) as { value: { recovery: string | null } }).value;
+    assert.match(status.recovery ?? '', /kept as/);
+    const users = await fetch(`${new URL(r.ready!.adminUrl).origin}/api/call/users.list`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{}' });
+    assert.deepEqual(((await users.json()) as { value: Array<{ name: string }> }).value.map((u) => u.name), ['alice'], 'the user survived');
+  } finally {
+    r.child.kill('SIGTERM');
+    await exited(r.child, 10_000);
+  }
+});
