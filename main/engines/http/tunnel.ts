@@ -83,9 +83,13 @@ export function onConnect(c: ClientConn, req: RequestHead, early: Buffer): void 
     if (who instanceof HttpFail) return refuse(who);
     e.admission.decide({ service: 'http', clientAddr: c.clientAddr, user: who, host: a.host, port: a.port, method: 'CONNECT' }, rec, (v) => {
       if (!v.ok) return refuse(verdictFail(v, target));
+      if (gone) {
+        // the client left while its name was being resolved
+        v.lease?.release();
+        return rec.complete({ bytesUp: req.size });
+      }
       if (v.lease) socket.once('close', v.lease.release);
       if (looped(e, req.raw)) return refuse(new HttpFail(508, 'Request loop', `The tunnel to ${target} has been through Gatehouse before.`, 'proxy_loop_detected'));
-      if (gone) return rec.complete({ bytesUp: req.size });
       tunnel(e, socket, early, rec, v.dest, req.size, v.lease);
     });
   });
