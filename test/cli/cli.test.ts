@@ -8,7 +8,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { openDb } from '../../main/storage/db.js';
 import { LogWriter } from '../../main/storage/log-writer.js';
 import { SettingsRepo } from '../../main/storage/settings-repo.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+import { ROOT, runCli } from '../helpers/cli.js';
 const tmp = mkdtempSync(join(tmpdir(), 'gh-cli-'));
 let n = 0;
 const freshDir = () => join(tmp, `d${++n}`);
@@ -29,21 +29,7 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the CLI to completion (at most 20 s); never rejects on a non-zero exit. */
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'main/cli.ts', ...args],
-      // the default data dir points into the temp dir, so nothing here can touch a real one
-      { cwd: ROOT, timeout: 20_000, env: { ...process.env, GATEHOUSE_DATA_DIR: join(tmp, 'default') } },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') return reject(err);
-        resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = (...args: string[]) => runCli(args, { defaultDataDir: join(tmp, 'default') });
 
 function row(i: number, patch: Partial<LogRow> = {}): Omit<LogRow, 'id'> {
   return {

@@ -10,28 +10,20 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRuntime } from '../../main/runtime.js';
 import { silentLogger } from '../../main/logger.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+import { ROOT, runCli } from '../helpers/cli.js';
 const tmp = mkdtempSync(join(tmpdir(), 'gh-failsafe-'));
 let n = 0;
 const freshDir = () => join(tmp, `d${++n}`);
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-function cli(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', 'main/cli.ts', ...args], { cwd: ROOT, timeout: 20_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
-    });
-    if (input !== undefined) child.stdin!.end(input);
-  });
-}
+const cli = (args: string[], input?: string) => runCli(args, { input });
 
 function exited(child: ChildProcess, ms: number): Promise<number | null> {
   return new Promise((resolve) => {

@@ -8,7 +8,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { silentLogger } from '../../main/logger.js';
 import { openDb } from '../../main/storage/db.js';
 import { SettingsRepo } from '../../main/storage/settings-repo.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+import { ROOT, runCli } from '../helpers/cli.js';
 const tmp = mkdtempSync(join(tmpdir(), 'gh-serve-sharing-'));
 let n = 0;
 const freshDir = () => join(tmp, `d${++n}`);
@@ -30,20 +30,7 @@ after(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs the CLI to completion (at most 20 s). */
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'main/cli.ts', ...args],
-      { cwd: ROOT, timeout: 20_000, env: { ...process.env, GATEHOUSE_DATA_DIR: join(tmp, 'default') } },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') return reject(err);
-        resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = (...args: string[]) => runCli(args, { defaultDataDir: join(tmp, 'default') });
 
 /** The saved settings of a data dir, read on a connection of its own (as the CLI does). */
 function saved(dataDir: string): Settings {
