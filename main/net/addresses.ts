@@ -41,11 +41,6 @@ export function ownAddresses(): Set<string> {
   return out;
 }
 
-export function isLoopbackOrOwn(host: string, own: Set<string>): boolean {
-  const h = host.toLowerCase();
-  return own.has(h) || /^127\./.test(h) || h.endsWith('.localhost');
-}
-
 /**
  * This PC's own interface addresses, looked up again every few seconds (Wi-Fi reconnects, DHCP):
  * `has` answers from the last look; `onChange` hears when the set changed.
