@@ -17,9 +17,12 @@ import Database from 'better-sqlite3';
 import { GatehouseError } from '../../main/contract/errors.js';
 import { DB_FILE, isDamageError, openDb } from '../../main/storage/db.js';
 import { MIGRATIONS } from '../../main/storage/migrations.js';
+import { cannotMountTmpfs } from '../helpers/tmpfs.js';
 
 const isRoot = process.getuid?.() === 0;
 const NOT_ROOT = !isRoot && 'needs root (mounts a tmpfs; runs a child as nobody)';
+/** the tests that mount a tmpfs also need the right to mount (not every container has it) */
+const NO_MOUNT = NOT_ROOT || cannotMountTmpfs();
 
 const root = mkdtempSync(join(tmpdir(), 'gh-db-'));
 // nobody must be able to reach the directories of the permission test
@@ -65,7 +68,7 @@ test('a data directory that is itself a regular file is E_STORAGE saying so', ()
   assert.match(openError(file).message, new RegExp(`^cannot use the data directory ${file} \\((EEXIST|ENOTDIR): ${file} is a file, not a directory\\): choose another with --data-dir$`));
 });
 
-test('a data directory on a read-only file system is E_STORAGE (EROFS), whether it exists, holds a database, or is still to be created', { skip: NOT_ROOT }, () => {
+test('a data directory on a read-only file system is E_STORAGE (EROFS), whether it exists, holds a database, or is still to be created', { skip: NO_MOUNT }, () => {
   const mnt = mountTmpfs('size=1m');
   const withDb = join(mnt, 'data');
   openDb(withDb).close();
@@ -77,7 +80,7 @@ test('a data directory on a read-only file system is E_STORAGE (EROFS), whether 
   assert.equal(openError(toCreate).message, ro(toCreate, 'create'));
 });
 
-test('a full disk is E_STORAGE saying the data directory’s disk is full (ENOSPC), not SQLITE_FULL', { skip: NOT_ROOT }, () => {
+test('a full disk is E_STORAGE saying the data directory’s disk is full (ENOSPC), not SQLITE_FULL', { skip: NO_MOUNT }, () => {
   const mnt = mountTmpfs('size=64k');
   try {
     writeFileSync(join(mnt, 'filler'), Buffer.alloc(256 * 1024));

@@ -19,9 +19,10 @@ import type { Logger } from '../../main/logger.js';
 import { openDb, type Db } from '../../main/storage/db.js';
 import { ThreadedLogWriter, type LogPause } from '../../main/storage/log-writer-thread.js';
 import { rowGenerator } from '../helpers/log-rows.js';
+import { cannotMountTmpfs } from '../helpers/tmpfs.js';
 
 const isRoot = process.getuid?.() === 0;
-const NOT_ROOT = !isRoot && 'needs root (mounts a 2 MB tmpfs as the data directory)';
+const NOT_ROOT = cannotMountTmpfs() || (!isRoot && 'needs root (mounts a 2 MB tmpfs as the data directory)');
 type T = { diagnostic(msg: string): void };
 const NO_LIMITS = { retentionDays: 3650, maxRows: 0, maxSizeMB: 0 };
 
