@@ -63,7 +63,15 @@ export function statusClassOf(status: number): StatusClass {
   return 'other';
 }
 
-const inList = (list: string[] | undefined, v: string) => !list || list.length === 0 || list.includes(v);
+const inList = (list: readonly string[] | undefined, v: string) => !list || list.length === 0 || list.includes(v);
+
+/** A service filter names what the owner sees: "socks" is every SOCKS version the log stores. */
+const SERVICE_FAMILIES: Record<string, readonly string[]> = { socks: ['socks', 'socks4', 'socks5'] };
+
+/** The services a filter's list stands for, as stored in the log ("socks" → socks, socks4, socks5). */
+export function expandServices(list: readonly string[] | undefined): string[] | undefined {
+  return list?.flatMap((s) => SERVICE_FAMILIES[s] ?? [s]);
+}
 
 /** Whether a row passes the filter (the same answer the SQL gives). */
 export function matchesLogFilter(row: LogRow, f: LogFilter): boolean {
@@ -73,7 +81,7 @@ export function matchesLogFilter(row: LogRow, f: LogFilter): boolean {
   if (!inList(f.clients, row.clientAddr)) return false;
   if (!inList(f.users, row.user)) return false;
   if (!inList(f.hosts, row.host)) return false;
-  if (!inList(f.services, row.service)) return false;
+  if (f.services?.length && !inList(expandServices(f.services), row.service)) return false;
   if (!inList(f.methods, row.method)) return false;
   if (!inList(f.rules, row.rule)) return false;
   const codes = f.statuses ?? [];

@@ -19,7 +19,7 @@ import {
   type SortOrder,
   type StatusClass,
 } from '../contract/index.js';
-import { ftsMatchExpression } from '../contract/log-filter.js';
+import { expandServices, ftsMatchExpression } from '../contract/log-filter.js';
 import type { Db } from './db.js';
 import { ROW_SELECT, rowOf } from './log-writer.js';
 
@@ -89,7 +89,7 @@ function predicates(f: LogFilter): Pred[] {
   listPred('clients', 'client_addr', f.clients, out);
   listPred('users', 'user', f.users, out);
   listPred('hosts', 'host', f.hosts, out);
-  listPred('services', 'service', f.services, out);
+  listPred('services', 'service', expandServices(f.services), out);
   listPred('methods', 'method', f.methods, out);
   listPred('rules', 'rule', f.rules, out);
   const codes = [...new Set(f.statuses ?? [])];

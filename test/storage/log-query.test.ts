@@ -38,6 +38,9 @@ before(() => {
   // a few rows for the text search
   w.push({ ...gen(), host: 'mail.example.org', url: 'http://mail.example.org/inbox/Überweisung?x=1', status: 201 });
   w.push({ ...gen(), host: 'examples.net', url: 'examples.net:443', method: 'CONNECT' });
+  // what the SOCKS server really stores: its version
+  w.push({ ...gen(), service: 'socks5', host: 'five.example' });
+  w.push({ ...gen(), service: 'socks4', host: 'four.example' });
   w.close();
   all = recentLog(db, 100_000);
 });
@@ -238,4 +241,12 @@ test('random filters give the same rows from SQL as from the shared filter meani
     }),
     { numRuns: 150, seed: 42 },
   );
+});
+
+test('the "socks" service filter finds the rows the SOCKS server stores as socks5 and socks4, in SQL and in live matching (issue 16: it found nothing)', () => {
+  const page = queryPage(db, q({ filter: { services: ['socks'] }, limit: 5000 }));
+  const hosts = page.rows.map((r) => r.host);
+  assert.ok(hosts.includes('five.example') && hosts.includes('four.example'));
+  assert.deepEqual(ids(page.rows), ids(expected({ services: ['socks'] })));
+  assert.equal(countRows(db, { services: ['socks5'] }).count, 1, 'a version named alone is that version only');
 });
