@@ -43,7 +43,8 @@ export function splitHostPort(addr: string): { host: string; port: number | null
   const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(addr);
   if (bracket) return { host: bracket[1]!, port: bracket[2] ? Number(bracket[2]) : null };
   const i = addr.lastIndexOf(':');
-  if (i > 0 && /^\d+$/.test(addr.slice(i + 1))) return { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
+  // more than one colon without brackets is an IPv6 address alone ("fd00::2" has no port 2)
+  if (i > 0 && addr.indexOf(':') === i && /^\d+$/.test(addr.slice(i + 1))) return { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
   return { host: addr, port: null };
 }
 
