@@ -58,6 +58,30 @@ export function isLoopbackHost(host: string): boolean {
 
 export type StatusClass = 'ok' | 'redirect' | 'client' | 'server' | 'none';
 
+/** SOCKS5 replies (RFC 1928 §6) by code, as the log shows them */
+const SOCKS5_REPLY = ['OK', 'failure', 'refused', 'net unreachable', 'host unreachable', 'conn refused', 'timed out', 'cmd unsupported', 'addr unsupported'];
+const SOCKS4_GRANTED = 0x5a;
+
+/**
+ * How a row's outcome reads: an HTTP status as it is; a SOCKS session as OK or the reply's name
+ * (the log stores SOCKS5's REP, 0 for success, and SOCKS4's 90–93), never a bare 0 or 90.
+ */
+export function outcomeOf(row: { service: string; status: number; allowed: boolean; error: string }): { text: string; cls: StatusClass; title: string } {
+  if (!row.service.startsWith('socks')) {
+    return row.status > 0 ? { text: String(row.status), cls: statusClass(row.status), title: '' } : { text: 'ERR', cls: 'none', title: row.error };
+  }
+  if (row.service === 'socks4') {
+    if (row.status === SOCKS4_GRANTED) return { text: 'OK', cls: 'ok', title: 'SOCKS4 request granted (90)' };
+    if (row.status > SOCKS4_GRANTED) return { text: 'refused', cls: 'client', title: `SOCKS4 request rejected (${row.status})` };
+  }
+  if (row.status === 0) {
+    if (!row.allowed) return { text: 'refused', cls: 'client', title: row.error };
+    return row.error ? { text: 'ERR', cls: 'server', title: row.error } : { text: 'OK', cls: 'ok', title: 'SOCKS request granted' };
+  }
+  const name = SOCKS5_REPLY[row.status] ?? `0x${row.status.toString(16)}`;
+  return { text: name, cls: row.status === 2 ? 'client' : 'server', title: `SOCKS5 reply ${row.status}: ${name}` };
+}
+
 export function statusClass(status: number): StatusClass {
   if (status >= 200 && status < 300) return 'ok';
   if (status >= 300 && status < 400) return 'redirect';

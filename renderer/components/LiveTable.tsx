@@ -3,16 +3,16 @@ import { memo } from 'react';
 import type { LogRow } from '../../main/contract/index.js';
 import { useApp } from '../store/hooks.js';
 import { LOG_CAP } from '../store/log.js';
-import { formatBytes, formatDateTime, formatDuration, formatTime, statusClass } from '../format.js';
+import { formatBytes, formatDateTime, formatDuration, formatTime, outcomeOf } from '../format.js';
 import { httpService, proxyEndpoints, urlHost } from '../endpoints.js';
 
 const Row = memo(function Row({ row }: { row: LogRow }) {
-  const cls = statusClass(row.status);
+  const outcome = outcomeOf(row);
   const target = row.url || `${row.host}:${row.port}`;
   const client = row.user ? `${row.user} @ ${row.clientAddr}` : row.clientAddr;
   const statusTitle = [
     row.allowed ? null : `Denied${row.rule ? ` by rule ${row.rule}` : ''}`,
-    row.error || null,
+    row.error || outcome.title || null,
   ]
     .filter(Boolean)
     .join(' — ');
@@ -31,8 +31,8 @@ const Row = memo(function Row({ row }: { row: LogRow }) {
         <span className="ellipsis">{target}</span>
       </td>
       <td className="col-status" title={statusTitle || undefined}>
-        <span className={`status status-${cls}`}>{row.status > 0 ? row.status : 'ERR'}</span>
-        {!row.allowed && <span className="tag tag-denied">denied</span>}
+        <span className={`status status-${outcome.cls}`}>{outcome.text}</span>
+        {!row.allowed && outcome.text !== 'refused' && <span className="tag tag-denied">denied</span>}
       </td>
       <td className="col-num mono">{formatBytes(row.bytesUp)}</td>
       <td className="col-num mono">{formatBytes(row.bytesDown)}</td>

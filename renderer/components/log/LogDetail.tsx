@@ -1,7 +1,8 @@
 /** The selected row in full, with one-click filters by its client, user and host. */
 import type { LogRow } from '../../../main/contract/index.js';
 import { useApp } from '../../store/hooks.js';
-import { formatBytes, formatDuration, statusClass } from '../../format.js';
+import { formatBytes, formatDuration } from '../../format.js';
+import { Outcome } from './LogTable.js';
 import { CopyButton } from '../CopyButton.js';
 
 function Field({ label, children, testId }: { label: string; children: React.ReactNode; testId?: string }) {
@@ -22,7 +23,7 @@ export function LogDetail({ row }: { row: LogRow }) {
       <div className="lv-detail-head">
         <h2>
           <span className="method">{row.method}</span>{' '}
-          <span className={`status status-${statusClass(row.status)}`}>{row.status || '—'}</span>
+          <Outcome row={row} />
           {!row.allowed && <span className="tag tag-denied">denied</span>}
         </h2>
         <button type="button" className="btn btn-ghost btn-small" onClick={() => select(null)} aria-label="Close details">

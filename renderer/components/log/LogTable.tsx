@@ -20,7 +20,7 @@ import {
 import type { LogRow, LogSort } from '../../../main/contract/index.js';
 import { useApp } from '../../store/hooks.js';
 import { LOG_COLUMNS, rowAt, viewLength, type LogColumn } from '../../store/viewer.js';
-import { formatBytes, formatDuration, statusClass } from '../../format.js';
+import { formatBytes, formatDuration, outcomeOf } from '../../format.js';
 
 export const ROW_H = 28;
 /** browsers stop growing an element near 33.5 million pixels */
@@ -116,8 +116,8 @@ function Cell({ col, row }: { col: LogColumn; row: LogRow }) {
     case 'status':
       return (
         <span className="lv-status">
-          <span className={`status status-${statusClass(row.status)}`}>{row.status > 0 ? row.status : row.service === 'http' ? 'ERR' : row.status}</span>
-          {!row.allowed && <span className="tag tag-denied">denied</span>}
+          <Outcome row={row} />
+          {!row.allowed && outcomeOf(row).text !== 'refused' && <span className="tag tag-denied">denied</span>}
         </span>
       );
     case 'bytes':
@@ -344,5 +344,15 @@ export function LogTable() {
         )}
       </div>
     </div>
+  );
+}
+
+/** The status cell: an HTTP status, or a SOCKS session's outcome in words. */
+export function Outcome({ row }: { row: LogRow }) {
+  const o = outcomeOf(row);
+  return (
+    <span className={`status status-${o.cls}`} title={o.title || undefined}>
+      {o.text}
+    </span>
   );
 }
