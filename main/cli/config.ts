@@ -4,7 +4,7 @@
  * validation and the same messages). A running gateway notices within a second.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_SETTINGS, SETTING_INFO, SETTING_KEYS, formatSetting, type Rule } from '../contract/index.js';
+import { DEFAULT_SETTINGS, SETTING_INFO, SETTING_KEYS, formatSetting, unknownSettingError, type Rule } from '../contract/index.js';
 import { shadowOf } from '../contract/rule-shadow.js';
 import { UsageError, listFlag, readStdin, withClient } from './common.js';
 
@@ -30,9 +30,8 @@ export async function settingsCmd(argv: string[]): Promise<number> {
     const entries = await api.call('settings.describe', {});
     if (key !== undefined) {
       const e = entries.find((x) => x.key === key);
-      // the same message as a change of an unknown key
-      if (!e) await api.call('settings.setText', { key, value: '' });
-      process.stdout.write((values.json ? JSON.stringify(e!.value) : e!.text) + '\n');
+      if (!e) throw unknownSettingError(key);
+      process.stdout.write((values.json ? JSON.stringify(e.value) : e.text) + '\n');
       return 0;
     }
     if (values.json) {

@@ -130,6 +130,11 @@ export function isSettingKey(key: string): key is SettingKey {
   return Object.prototype.hasOwnProperty.call(DEFAULT_SETTINGS, key);
 }
 
+/** The refusal of a key that is not a setting, the same wherever it is met. */
+export function unknownSettingError(key: string): GatehouseError {
+  return new GatehouseError('E_VALIDATION', `unknown setting "${key}" (known: ${SETTING_KEYS.join(', ')})`);
+}
+
 function fail(key: string, message: string): never {
   throw new GatehouseError('E_VALIDATION', `setting ${key}: ${message}`);
 }

@@ -5,10 +5,10 @@
  */
 import {
   DEFAULT_SETTINGS,
-  GatehouseError,
   SETTING_KEYS,
   isSettingKey,
   validateSetting,
+  unknownSettingError,
   type SettingKey,
   type Settings,
 } from '../contract/index.js';
@@ -49,7 +49,7 @@ export class SettingsRepo {
     const clean: [SettingKey, unknown][] = [];
     for (const [key, value] of Object.entries(changes)) {
       if (!isSettingKey(key)) {
-        throw new GatehouseError('E_VALIDATION', `unknown setting "${key}" (known: ${SETTING_KEYS.join(', ')})`);
+        throw unknownSettingError(key);
       }
       clean.push([key, validateSetting(key, value)]);
     }

@@ -3,7 +3,7 @@
  * E_UNAVAILABLE unless the test gives it a handler, so a test names only the
  * methods it uses and keeps compiling as the contract grows.
  */
-import { GatehouseError, methods, type Handlers } from '../../main/contract/index.js';
+import { GatehouseError, methods, type Handlers, type Status } from '../../main/contract/index.js';
 
 export function handlersWith(given: Partial<Handlers>): Handlers {
   const all: Record<string, unknown> = {};
@@ -13,4 +13,20 @@ export function handlersWith(given: Partial<Handlers>): Handlers {
     };
   }
   return { ...all, ...given } as Handlers;
+}
+
+/** A status with nothing running, for tests that only need its shape. */
+export function testStatus(over: Partial<Status> = {}): Status {
+  return {
+    version: '0.0.0-test',
+    sharing: false,
+    services: [],
+    lanAddresses: [],
+    admin: { url: null },
+    dataDir: '/nowhere',
+    startedAt: 0,
+    activeConnections: 0,
+    totalRequests: 0,
+    ...over,
+  };
 }

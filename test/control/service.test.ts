@@ -14,19 +14,9 @@ import {
   type Status,
 } from '../../main/contract/index.js';
 import { Control } from '../../main/control/service.js';
-import { handlersWith } from './handlers.js';
+import { handlersWith, testStatus } from './handlers.js';
 
-const STATUS: Status = {
-  version: '0.0.0-test',
-  sharing: false,
-  services: [],
-  lanAddresses: [],
-  admin: { url: null },
-  dataDir: '/nowhere',
-  startedAt: 0,
-  activeConnections: 0,
-  totalRequests: 0,
-};
+const STATUS = testStatus();
 
 function setup() {
   const calls: Array<{ method: string; input: unknown }> = [];

@@ -14,7 +14,7 @@ import { DEFAULT_SETTINGS, type GatehouseEvent, type LogRow, type Status } from 
 import { Control } from '../../main/control/service.js';
 import { WebAdmin } from '../../main/control/web-admin.js';
 import { silentLogger, type Logger } from '../../main/logger.js';
-import { handlersWith } from './handlers.js';
+import { handlersWith, testStatus } from './handlers.js';
 
 const TOKEN = 'test-token-sse-0123456789';
 const MIB = 1 << 20;
@@ -74,18 +74,7 @@ function logEvent(i: number): GatehouseEvent {
 }
 
 function statusEvent(n: number): GatehouseEvent {
-  const status: Status = {
-    version: '0.0.0-test',
-    sharing: true,
-    services: [],
-    lanAddresses: [],
-    admin: { url: null },
-    dataDir: '/nowhere',
-    startedAt: 0,
-    activeConnections: 0,
-    totalRequests: n,
-  };
-  return { type: 'status', status };
+  return { type: 'status', status: testStatus({ sharing: true, totalRequests: n }) };
 }
 
 /** The events in a stream's bytes (chunked or not): every "data: " line, parsed. */

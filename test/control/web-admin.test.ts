@@ -17,22 +17,12 @@ import { DEFAULT_SETTINGS, GatehouseError, type Status } from '../../main/contra
 import { Control } from '../../main/control/service.js';
 import { WebAdmin } from '../../main/control/web-admin.js';
 import { silentLogger } from '../../main/logger.js';
-import { handlersWith } from './handlers.js';
+import { handlersWith, testStatus } from './handlers.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const INDEX = '<!doctype html><title>Gatehouse test index</title>';
 const SECRET = 'TOP-SECRET-OUTSIDE-RENDERER';
-const STATUS: Status = {
-  version: '0.0.0-test',
-  sharing: false,
-  services: [],
-  lanAddresses: [],
-  admin: { url: null },
-  dataDir: '/nowhere',
-  startedAt: 0,
-  activeConnections: 0,
-  totalRequests: 0,
-};
+const STATUS = testStatus();
 
 const root = mkdtempSync(join(tmpdir(), 'gh-webadmin-'));
 const rendererDir = join(root, 'renderer');

@@ -1,12 +1,12 @@
 /** Settings: read, describe, change (as values or as text), each change validated before anything is saved. */
 import {
   DEFAULT_SETTINGS,
-  GatehouseError,
   SETTING_INFO,
   SETTING_KEYS,
   formatSetting,
   isSettingKey,
   parseSettingText,
+  unknownSettingError,
   type Handlers,
 } from '../../contract/index.js';
 import { commit, type ControlContext } from '../context.js';
@@ -26,7 +26,7 @@ export function settingsHandlers(ctx: ControlContext): Pick<Handlers, SettingsMe
       })),
     'settings.update': ({ changes }) => commit(ctx, changes),
     'settings.setText': ({ key, value }) => {
-      if (!isSettingKey(key)) throw new GatehouseError('E_VALIDATION', `unknown setting "${key}" (known: ${SETTING_KEYS.join(', ')})`);
+      if (!isSettingKey(key)) throw unknownSettingError(key);
       return commit(ctx, { [key]: parseSettingText(key, value) });
     },
   };

@@ -288,9 +288,16 @@ describe('error pages', () => {
     assert.equal(row.rule, 'own-port');
   });
 
-  test('a request that comes back through the proxy (our Via) gets 508 instead of looping', async () => {
-    const res = await rawExchange(gw.port, `GET ${origin.url}/loop HTTP/1.1\r\nHost: x\r\nVia: 1.1 other, 1.1 ${'gatehouse-'}\r\nConnection: close\r\n\r\n`);
-    assert.notEqual(statusOf(res), 508, 'another gatehouse instance (a different Via pseudonym) is not a loop');
+  test('a request that comes back through the proxy (our own Via pseudonym) gets 508 instead of looping; another proxy\'s Via passes', async () => {
+    // our pseudonym, as the origin sees it in Via
+    await curl(['-x', gw.proxy, `${origin.url}/via-probe`]);
+    const via = String(origin.seen.find((x) => x.url === '/via-probe')!.headers.via);
+    const ours = /gatehouse-[0-9a-f]+/.exec(via)![0];
+    const looped = await rawExchange(gw.port, `GET ${origin.url}/loop HTTP/1.1\r\nHost: x\r\nVia: 1.1 other, 1.1 ${ours}\r\nConnection: close\r\n\r\n`);
+    assert.equal(statusOf(looped), 508);
+    assert.ok(!origin.seen.some((x) => x.url === '/loop'), 'the looping request went nowhere');
+    const other = await rawExchange(gw.port, `GET ${origin.url}/other-proxy HTTP/1.1\r\nHost: x\r\nVia: 1.1 gatehouse-000000\r\nConnection: close\r\n\r\n`);
+    assert.equal(statusOf(other), 200);
   });
 
   test('a URL over the length limit gets 414', async () => {
