@@ -8,12 +8,13 @@
  */
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { ServiceName, ServiceStatus, Settings } from './contract/index.js';
+import type { MappingData, ServiceName, ServiceStatus, Settings } from './contract/index.js';
 import { GatehouseError } from './contract/index.js';
 import { createHttpProxy, type HttpProxyLimits } from './engines/http/proxy.js';
 import { createSocksProxy, type SocksLimits } from './engines/socks/server.js';
 import { hostPort } from './net/addresses.js';
 import type { Admission } from './engines/admission.js';
+import { PortMaps, type MappingState } from './engines/portmap/index.js';
 import type { Recorder } from './recorder.js';
 import type { Logger } from './logger.js';
 
@@ -176,8 +177,19 @@ class Service {
 export class Gateway {
   private readonly services: Service[];
   private queue: Promise<void> = Promise.resolve();
+  private readonly portMaps: PortMaps;
+  private mappings: readonly MappingData[] = [];
+  /** where the proxies listen while sharing is on; null while it is off */
+  private listen: readonly string[] | null = null;
+  private settings: Settings | null = null;
 
   constructor(private readonly deps: GatewayDeps) {
+    this.portMaps = new PortMaps({
+      admission: deps.admission,
+      recorder: deps.recorder,
+      logger: deps.logger.child('portmap'),
+      limits: () => ({ connectTimeoutMs: (this.settings?.['http.connectTimeout'] ?? 30) * 1000, idleTimeoutMs: (this.settings?.['socks.idleTimeout'] ?? 300) * 1000 }),
+    });
     const specs: ServiceSpec[] = [
       {
         name: 'http',
@@ -208,7 +220,19 @@ export class Gateway {
   /** A port one of the proxies listens on (asked per request: no arrays or closures made). */
   isOwnPort(port: number): boolean {
     for (const s of this.services) if (s.port === port) return true;
-    return false;
+    return this.portMaps.isOwnPort(port);
+  }
+
+  /** Puts the port mappings in force (they listen while sharing is on). */
+  setMappings(list: readonly MappingData[]): Promise<void> {
+    this.mappings = list;
+    const run = this.queue.then(() => this.portMaps.set(this.mappings, this.listen));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  mappingState(id: number): MappingState {
+    return this.portMaps.state(id);
   }
 
   /** Applies settings: starts, stops or restarts services as needed. Calls are serialized. */
@@ -220,6 +244,7 @@ export class Gateway {
 
   private async applyNow(s: Settings): Promise<void> {
     const want = s['sharing.enabled'];
+    this.settings = s;
     const errors: GatehouseError[] = [];
     for (const svc of this.services) {
       if (!want) {
@@ -245,8 +270,13 @@ export class Gateway {
     if (errors.length) {
       // all or nothing: one service that cannot listen leaves none running (no half-started gateway)
       for (const svc of this.services) if (svc.state === 'running') await svc.stop(0);
+      this.listen = null;
+      await this.portMaps.set(this.mappings, null);
       throw new GatehouseError(errors[0]!.code, errors.map((e) => e.message).join('; '));
     }
+    // a mapping that cannot listen shows its own error; the proxies run
+    this.listen = want ? s.listen : null;
+    await this.portMaps.set(this.mappings, this.listen);
   }
 
   status(): ServiceStatus[] {
@@ -255,6 +285,6 @@ export class Gateway {
 
   async stop(graceMs = 3000): Promise<void> {
     await this.queue;
-    await Promise.all(this.services.map((s) => s.stop(graceMs)));
+    await Promise.all([...this.services.map((s) => s.stop(graceMs)), this.portMaps.stop()]);
   }
 }

@@ -5,7 +5,7 @@
  * `apply` puts new settings in force; the control service sees it as its
  * LiveGateway.
  */
-import type { Rule, Settings, Status } from './contract/index.js';
+import type { ChainData, MappingData, Route, Rule, Settings, Status } from './contract/index.js';
 import type { LiveGateway } from './control/context.js';
 import { Admission } from './engines/admission.js';
 import { Gateway } from './gateway.js';
@@ -15,11 +15,14 @@ import { createResolver, type Resolver } from './net/resolver.js';
 import { Authenticator, type AuthAccount } from './policy/auth.js';
 import { Limiter } from './policy/limits.js';
 import { GatewayPolicy } from './policy/policy.js';
+import { Router } from './policy/routes.js';
 import type { Recorder } from './recorder.js';
 
 export interface LiveDeps {
   settings: Settings;
   rules: Rule[];
+  /** port mappings, and the routes through upstream chains */
+  tunnels: { mappings: MappingData[]; routes: Route[]; chains: ChainData[] };
   accounts: () => AuthAccount[];
   recorder: Recorder;
   logger: Logger;
@@ -31,6 +34,7 @@ export interface LiveDeps {
 
 export interface Live extends LiveGateway {
   policy: GatewayPolicy;
+  router: Router;
   resolver: Resolver;
   gateway: Gateway;
   stop(graceMs: number): Promise<void>;
@@ -55,11 +59,14 @@ export function createLive(d: LiveDeps): Live {
   const self = { isOwnAddress: (a: string): boolean => own.has(a), isOwnPort: (p: number): boolean => gateway.isOwnPort(p) || p === d.adminPort() };
   const policy: GatewayPolicy = new GatewayPolicy(d.settings, d.rules, Date.now, self);
   const resolver = createResolver();
-  const admission = new Admission({ policy, auth, limiter: new Limiter(), resolver, recorder: d.recorder });
+  const router = new Router(d.tunnels.routes, d.tunnels.chains);
+  const admission = new Admission({ policy, auth, limiter: new Limiter(), resolver, recorder: d.recorder, router });
   const gateway: Gateway = new Gateway({ admission, recorder: d.recorder, logger: d.logger.child('gateway') });
+  void gateway.setMappings(d.tunnels.mappings);
   let settings = d.settings;
   return {
     policy,
+    router,
     resolver,
     gateway,
     recorder: d.recorder,
@@ -79,6 +86,8 @@ export function createLive(d: LiveDeps): Live {
       throttles: auth.throttles().slice(0, 20),
     }),
     usersChanged: () => auth.reload(),
+    setMappings: (list) => gateway.setMappings(list),
+    mappingState: (id) => gateway.mappingState(id),
     async stop(graceMs) {
       own.stop();
       await gateway.stop(graceMs);

@@ -115,6 +115,8 @@ class RecorderImpl implements Recorder {
       allowed: init.allowed ?? true,
       rule: init.rule ?? '',
       error: init.error ?? '',
+      chain: init.chain ?? '',
+      mapping: init.mapping ?? '',
     };
     const rec = new Rec(this, this.nextId++, start ?? this.clock(), fields);
     this.open_.set(rec.id, rec);
@@ -151,6 +153,8 @@ class RecorderImpl implements Recorder {
       f.packetsDown,
       Math.max(0, this.clock() - rec.start),
       f.error,
+      f.chain,
+      f.mapping,
     ]);
   }
 

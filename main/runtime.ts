@@ -78,6 +78,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const live = createLive({
     settings: dir.config.settings,
     rules: dir.rules.list(),
+    tunnels: { mappings: dir.tunnels.mappings(), routes: dir.tunnels.routes(), chains: dir.tunnels.chainsWithSecrets() },
     accounts: () => dir.users.listStored(),
     recorder,
     logger,
@@ -85,7 +86,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     statusBase: () => ({ version: VERSION, dataDir: opts.dataDir, admin: { url: admin?.url ?? null }, startedAt, logPaused: writer.paused, recovery: dir.recovery }),
   });
   const { control, ctx } = createControl(
-    { version: VERSION, dataDir: opts.dataDir, config: dir.config, users: dir.users, rules: dir.rules, policy: live.policy, resolver: live.resolver, log, recentLog: dir.recentLog, live },
+    { version: VERSION, dataDir: opts.dataDir, config: dir.config, users: dir.users, rules: dir.rules, tunnels: dir.tunnels, router: live.router, policy: live.policy, resolver: live.resolver, log, recentLog: dir.recentLog, live },
     (file, err) => logLog.error('log export failed', { file, err }),
   );
   writer.onRows((rows) => control.emit({ type: 'log', rows }), () => control.watched);

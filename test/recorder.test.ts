@@ -28,6 +28,8 @@ const FIELDS: RecordFields = {
   allowed: false,
   rule: 'no social',
   error: 'reset by peer',
+  chain: 'corp',
+  mapping: '',
 };
 
 test("the recorder's tuple has the fields in LOG_FIELDS' order", () => {

@@ -10,8 +10,9 @@ import { SettingsSchema } from './settings.js';
 import { ConnectionSchema, DecisionSchema, RuleInputSchema, RuleSchema, RuleTestInputSchema } from './rules.js';
 import { logMethods, type ExportJob, type LogRow } from './log.js';
 import { LogRowSchema } from './log-row.js';
+import { DecisionWithRouteSchema, tunnelMethods } from './tunnels.js';
 
-export const ServiceName = z.enum(['http', 'socks']);
+export const ServiceName = z.enum(['http', 'socks', 'mapping']);
 export type ServiceName = z.infer<typeof ServiceName>;
 
 export const ServiceStatusSchema = z.object({
@@ -117,7 +118,7 @@ export const methods = {
   'rules.move': { input: z.object({ id: z.number().int(), position: z.number().int().min(0) }).strict(), output: z.array(RuleSchema) },
   'rules.setDefault': { input: z.object({ action: z.enum(['allow', 'deny']) }).strict(), output: z.object({ defaultAction: z.enum(['allow', 'deny']) }) },
   /** "Would this be allowed?" */
-  'rules.test': { input: RuleTestInputSchema.strict(), output: DecisionSchema },
+  'rules.test': { input: RuleTestInputSchema.strict(), output: DecisionWithRouteSchema },
   'connections.list': { input: Empty, output: z.array(ConnectionSchema) },
   /** ends live connections: one by id, or all of a user's */
   'connections.kill': {
@@ -125,6 +126,7 @@ export const methods = {
     output: z.object({ killed: z.number() }),
   },
   ...logMethods,
+  ...tunnelMethods,
   'log.recent': {
     input: z
       .object({
@@ -154,6 +156,8 @@ export type GatehouseEvent =
   | { type: 'settings'; settings: z.infer<typeof SettingsSchema> }
   | { type: 'users' }
   | { type: 'rules' }
+  /** port mappings, chains or routes changed */
+  | { type: 'tunnels' }
   /** a log export started, progressed or ended */
   | { type: 'export'; job: ExportJob };
 
@@ -164,3 +168,5 @@ export * from './settings.js';
 export * from './rules.js';
 export * from './rule-check.js';
 export * from './log.js';
+export * from './tunnels.js';
+export * from './hop-url.js';

@@ -1,7 +1,7 @@
 /**
  * One row of the request log: what the recorder completes and the log stores.
  * LogRowSchema says what each field holds; LOG_FIELDS is the one list of the
- * 18 fields besides the id, in the one order that every positional form of a
+ * 20 fields besides the id, in the one order that every positional form of a
  * row follows: the tuple rows travel as (RowTuple, from the recorder to the
  * writing thread and into the INSERT), the log table's column lists, and the
  * CSV export's columns.
@@ -32,6 +32,10 @@ export const LogRowSchema = z.object({
   allowed: z.boolean(),
   rule: z.string(),
   error: z.string(),
+  /** the upstream chain that carried it ("" direct) */
+  chain: z.string(),
+  /** the port mapping it came through ("" for the proxies) */
+  mapping: z.string(),
 });
 export type LogRow = z.infer<typeof LogRowSchema>;
 
@@ -65,6 +69,8 @@ export const LOG_FIELDS = [
   { key: 'packetsDown', column: 'packets_down' },
   { key: 'durationMs', column: 'duration_ms' },
   { key: 'error', column: 'error' },
+  { key: 'chain', column: 'chain' },
+  { key: 'mapping', column: 'mapping' },
 ] as const satisfies readonly LogField[];
 
 type Fields = typeof LOG_FIELDS;
@@ -77,7 +83,7 @@ type TupleValue<K extends LogFieldKey> = K extends 'allowed' ? 0 | 1 : LogRow[K]
 
 /**
  * A row as it is queued, crosses to the writing thread (as JSON) and is bound to the INSERT: the
- * values of LOG_FIELDS in order, `allowed` as 0 or 1. An array of 18 values is half the JSON of
+ * values of LOG_FIELDS in order, `allowed` as 0 or 1. An array of 20 values is half the JSON of
  * the same row as an object (no field names), and both ends handle it in about half the time;
  * the writer binds it as it is.
  */
@@ -123,6 +129,8 @@ export function toTuple(r: Omit<LogRow, 'id'>): RowTuple {
   t[I.allowed] = r.allowed ? 1 : 0;
   t[I.rule] = r.rule;
   t[I.error] = r.error;
+  t[I.chain] = r.chain;
+  t[I.mapping] = r.mapping;
   return t;
 }
 
@@ -148,5 +156,7 @@ export function fromTuple(t: Readonly<RowTuple>, id: number): LogRow {
     allowed: t[I.allowed] === 1,
     rule: t[I.rule],
     error: t[I.error],
+    chain: t[I.chain],
+    mapping: t[I.mapping],
   };
 }

@@ -42,7 +42,7 @@ export function shadowOf(rules: readonly RuleInput[], index: number): Shadow | n
     if (!a.enabled) continue;
     if (a.users.length || a.groups.length || a.destinations.length || a.ports.trim() || a.schedule) continue;
     // services: the one above must cover every service this rule could see
-    if (a.services.length && (r.services.length === 0 || !r.services.every((s) => a.services.includes(s)))) continue;
+    if (a.services.length && (r.services.length === 0 || !r.services.every((s) => a.services.includes(s) || (s.startsWith('mapping:') && a.services.includes('mapping'))))) continue;
     if (a.sources.length === 0) return { index: i, whole: true };
     const theirs = safeSources(a.sources);
     if (!theirs) continue;

@@ -12,7 +12,11 @@
  */
 import { z } from 'zod';
 
-export const RULE_SERVICES = ['http', 'socks'] as const;
+export const RULE_SERVICES = ['http', 'socks', 'mapping'] as const;
+
+/** a service a rule or route can name: http, socks, mapping (every port mapping) or mapping:NAME (one) */
+export const RuleServiceSchema = z.union([z.enum(RULE_SERVICES), z.templateLiteral(['mapping:', z.string().min(1).max(64)])]);
+export type RuleService = z.infer<typeof RuleServiceSchema>;
 
 export const ScheduleSchema = z.object({
   days: z.array(z.number().int().min(0).max(6)),
@@ -34,7 +38,7 @@ export const RuleInputSchema = z.object({
   name: z.string().max(100),
   enabled: z.boolean(),
   action: z.enum(['allow', 'deny']),
-  services: z.array(z.enum(RULE_SERVICES)),
+  services: z.array(RuleServiceSchema),
   sources: z.array(z.string().max(100)),
   users: z.array(z.string().max(64)),
   groups: z.array(z.string().max(64)),

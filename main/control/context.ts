@@ -5,8 +5,10 @@
  * gateway (it only reads or changes configuration; a running gateway notices
  * within a second), the runtime builds one with it. Handlers are the same.
  */
-import type { GatehouseEvent, LogRow, Settings, Status } from '../contract/index.js';
+import type { GatehouseEvent, LogRow, Mapping, MappingData, Settings, Status } from '../contract/index.js';
 import type { GatewayPolicy } from '../policy/policy.js';
+import type { Router } from '../policy/routes.js';
+import type { TunnelsRepo } from '../storage/tunnels-repo.js';
 import type { Resolver } from '../net/resolver.js';
 import type { Recorder } from '../recorder.js';
 import type { UsersRepo } from '../storage/users-repo.js';
@@ -22,6 +24,10 @@ export interface LiveGateway {
   recorder: Recorder;
   /** users changed: sign-ins see it at once */
   usersChanged(): void;
+  /** puts the port mappings in force (listeners started, stopped or moved); one that cannot listen shows its error */
+  setMappings(list: readonly MappingData[]): Promise<void>;
+  /** each mapping's listener as it runs, by id */
+  mappingState(id: number): Pick<Mapping, 'state' | 'error' | 'addresses'>;
 }
 
 export interface ControlContext {
@@ -30,6 +36,10 @@ export interface ControlContext {
   config: ConfigState;
   users: UsersRepo;
   rules: RulesRepo;
+  /** port mappings, upstream chains and routes */
+  tunnels: TunnelsRepo;
+  /** which traffic goes through which chain (the live gateway's own when it runs) */
+  router: Router;
   /** the policy that decides (the live gateway's own when it runs): rules changes reach it at once */
   policy: GatewayPolicy;
   resolver: Resolver;
@@ -64,4 +74,15 @@ export function configChanged(ctx: ControlContext, kind: 'users' | 'rules'): voi
   ctx.policy.setRules(ctx.rules.list());
   if (kind === 'users') ctx.live?.usersChanged();
   ctx.emit({ type: kind });
+}
+
+/** Mappings, chains or routes changed (here or in another process): routes follow at once, mapping listeners as soon as they can. */
+export async function tunnelsChanged(ctx: ControlContext): Promise<void> {
+  ctx.router.set(ctx.tunnels.routes(), ctx.tunnels.chainsWithSecrets());
+  try {
+    await ctx.live?.setMappings(ctx.tunnels.mappings());
+  } finally {
+    ctx.emit({ type: 'tunnels' });
+    if (ctx.live) ctx.emit({ type: 'status', status: ctx.live.status() });
+  }
 }

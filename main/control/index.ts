@@ -13,6 +13,7 @@ import { usersHandlers } from './handlers/users.js';
 import { rulesHandlers } from './handlers/rules.js';
 import { connectionsHandlers } from './handlers/connections.js';
 import { logHandlers } from './handlers/log.js';
+import { tunnelsHandlers } from './handlers/tunnels.js';
 
 /** The control service over `ctx`, and the context its handlers see (events go to the service's subscribers). */
 export function createControl(ctx: Omit<ControlContext, 'emit'>, onExportError?: (file: string, err: string) => void): { control: Control; ctx: ControlContext } {
@@ -25,6 +26,7 @@ export function createControl(ctx: Omit<ControlContext, 'emit'>, onExportError?:
     ...rulesHandlers(full),
     ...connectionsHandlers(full),
     ...logHandlers(full, onExportError),
+    ...tunnelsHandlers(full),
   });
   return { control, ctx: full };
 }

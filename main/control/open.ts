@@ -18,6 +18,8 @@ import { LogStore } from '../storage/log-store.js';
 import { RulesRepo } from '../storage/rules-repo.js';
 import { SettingsRepo, getMeta, setMeta } from '../storage/settings-repo.js';
 import { UsersRepo } from '../storage/users-repo.js';
+import { TunnelsRepo } from '../storage/tunnels-repo.js';
+import { Router } from '../policy/routes.js';
 import { ConfigState } from './config.js';
 import type { ControlContext } from './context.js';
 import { createControl } from './index.js';
@@ -32,6 +34,7 @@ export interface DataDir {
   config: ConfigState;
   users: UsersRepo;
   rules: RulesRepo;
+  tunnels: TunnelsRepo;
   /** the secret that opens the web admin, created on first use */
   adminToken: string;
   recentLog(limit: number, afterId?: number): LogRow[];
@@ -59,11 +62,16 @@ export function openDataDir(dataDir: string, overrides: Partial<Settings> = {}, 
   }
   try {
     const users = new UsersRepo(db, hashPassword);
-    const rules = new RulesRepo(db, () => ({
+    const known = () => ({
       users: new Set(users.list().map((u) => u.name.toLowerCase())),
       groups: new Set(users.listGroups().map((g) => g.name.toLowerCase())),
-    }));
+    });
+    const rules = new RulesRepo(db, known);
     const config = new ConfigState(new SettingsRepo(db), overrides);
+    const tunnels = new TunnelsRepo(db, {
+      known,
+      ownPorts: () => ({ http: config.settings['http.port'], socks: config.settings['socks.port'], admin: config.settings['admin.port'] }),
+    });
     let token = getMeta(db, 'admin.token');
     if (!token) {
       token = randomBytes(24).toString('base64url');
@@ -76,6 +84,7 @@ export function openDataDir(dataDir: string, overrides: Partial<Settings> = {}, 
       config,
       users,
       rules,
+      tunnels,
       adminToken: token,
       recentLog: (limit, afterId) => recentLog(db, limit, afterId),
       meta: {
@@ -108,6 +117,8 @@ export function openControl(dataDir: string, version: string): OfflineControl {
     config: dir.config,
     users: dir.users,
     rules: dir.rules,
+    tunnels: dir.tunnels,
+    router: new Router(dir.tunnels.routes(), dir.tunnels.chainsWithSecrets()),
     policy: new GatewayPolicy(dir.config.settings, dir.rules.list()),
     resolver: createResolver(),
     log,

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../logger.js';
 import { configVersions, dataVersion, type Db } from '../storage/db.js';
-import { configChanged, putInForce, type ControlContext } from './context.js';
+import { configChanged, putInForce, tunnelsChanged, type ControlContext } from './context.js';
 
 export function watchOtherProcesses(ctx: ControlContext, db: Db, everyMs: number, logger: Logger): () => void {
   let seenVersion = dataVersion(db);
@@ -18,11 +18,12 @@ export function watchOtherProcesses(ctx: ControlContext, db: Db, everyMs: number
       if (v === seenVersion) return;
       seenVersion = v;
       const now = configVersions(db);
-      const changed = { settings: now.settings !== seen.settings, users: now.users !== seen.users, rules: now.rules !== seen.rules };
+      const changed = { settings: now.settings !== seen.settings, users: now.users !== seen.users, rules: now.rules !== seen.rules, tunnels: now.tunnels !== seen.tunnels };
       seen = now;
       if (changed.users) configChanged(ctx, 'users');
       else if (changed.rules) configChanged(ctx, 'rules');
       if (changed.users && changed.rules) ctx.emit({ type: 'rules' });
+      if (changed.tunnels) tunnelsChanged(ctx).catch((err) => logger.error('could not apply changed port mappings', { err: String(err.message ?? err) }));
       if (changed.settings) {
         const prev = ctx.config.settings;
         if (ctx.config.reload()) {

@@ -436,6 +436,7 @@ function holdKey(e: GatehouseEvent, seq: number): string {
     case 'settings':
     case 'users':
     case 'rules':
+    case 'tunnels':
       return e.type;
     case 'export':
       return `export:${e.job.id}`;

@@ -12,11 +12,12 @@
 import type { Socket } from 'node:net';
 import type { Authenticator, AuthResult, AuthUser } from '../policy/auth.js';
 import type { Lease, Limiter } from '../policy/limits.js';
-import { RULE_SOURCES, type Decision, type Policy } from '../policy/policy.js';
+import { RULE_SOURCES, type Decision, type DecideInput, type Policy } from '../policy/policy.js';
 import type { ConnRecord, Recorder, RecordFields } from '../recorder.js';
-import type { Destination } from '../net/dialer.js';
+import type { Destination, Via } from '../net/dialer.js';
 import type { Resolver } from '../net/resolver.js';
 import { normalizeAddr } from '../net/addresses.js';
+import type { RouteTaken, Router } from '../policy/routes.js';
 
 export interface AdmissionDeps {
   policy: Policy;
@@ -24,11 +25,15 @@ export interface AdmissionDeps {
   limiter: Limiter;
   resolver: Resolver;
   recorder: Recorder;
+  /** which traffic goes through which upstream chain */
+  router: Router;
 }
 
 /** What a client asks for, once it is known who asks. */
 export interface Ask {
-  service: 'http' | 'socks';
+  service: 'http' | 'socks' | 'mapping';
+  /** the port mapping's name (service "mapping") */
+  mapping?: string;
   clientAddr: string;
   user?: AuthUser;
   host: string;
@@ -43,6 +48,8 @@ export type Verdict =
   | { ok: false; why: 'denied' | 'limit'; reason: string; decision: Decision }
   /** the name could not be resolved */
   | { ok: false; why: 'dns'; reason: string; err: NodeJS.ErrnoException };
+
+type Refusal = Exclude<Verdict, { ok: true }>;
 
 export type SignIn =
   | { ok: true; user: AuthUser }
@@ -97,30 +104,73 @@ export class Admission {
    * granted verdict's destination lists exactly the addresses that were decided.
    */
   decide(ask: Ask, rec: ConnRecord | null, cb: (v: Verdict) => void): void {
-    const { policy, resolver } = this.deps;
-    const input = { service: ask.service, clientAddr: ask.clientAddr, user: ask.user?.name, groups: ask.user?.groups, host: ask.host, port: ask.port, method: ask.method };
+    const { policy, router } = this.deps;
+    const time = Date.now();
+    const input = { service: ask.service, mapping: ask.mapping, clientAddr: ask.clientAddr, user: ask.user?.name, groups: ask.user?.groups, host: ask.host, port: ask.port, method: ask.method, time };
     const first = policy.decide(input);
     if (!first.allow) return cb(this.refused(rec, first));
-    if (!first.pending) return cb(this.lease(ask, rec, first, [ask.host]));
-    resolver.resolve(ask.host, (err, addresses) => {
-      if (err) {
-        rec?.set({ error: `${ask.host}: ${err.code ?? err.message}` });
-        return cb({ ok: false, why: 'dns', reason: `the name ${ask.host} could not be resolved (${err.code ?? err.message})`, err });
+    const route = router.empty ? undefined : router.pick(input, null, time);
+    if (route?.chain?.resolve === 'remote' && first.pending) {
+      // the last hop looks the name up (no DNS query from this PC) unless a rule needs its address
+      const d = policy.decide({ ...input, remote: true });
+      if (!d.pending) {
+        if (!d.allow) return cb(this.refused(rec, d));
+        return cb(this.lease(ask, rec, d, [], route, input));
       }
-      const d = policy.decide({ ...input, addresses });
-      if (!d.allow) return cb(this.refused(rec, d));
-      cb(this.lease(ask, rec, d, addresses));
+    }
+    if (!first.pending) return cb(this.lease(ask, rec, first, [ask.host], route ?? router.pick(input, ask.host, time), input));
+    this.resolveAndDecide(ask, rec, input, (v, addresses) => {
+      if (!v) cb(this.lease(ask, rec, addresses.decision, addresses.list, route ?? router.pick(input, addresses.list[0]!, time), input));
+      else cb(v);
     });
   }
 
-  private refused(rec: ConnRecord | null, d: Decision): Verdict {
+  /** The lookup and the decision on every address; calls back with a refusal, or null and the decided addresses. */
+  private resolveAndDecide(
+    ask: Ask,
+    rec: ConnRecord | null,
+    input: DecideInput,
+    cb: (refusal: Refusal | null, decided: { list: string[]; decision: Decision }) => void,
+  ): void {
+    const none = { list: [], decision: null as unknown as Decision };
+    this.deps.resolver.resolve(ask.host, (err, addresses) => {
+      if (err) {
+        rec?.set({ error: `${ask.host}: ${err.code ?? err.message}` });
+        return cb({ ok: false, why: 'dns', reason: `the name ${ask.host} could not be resolved (${err.code ?? err.message})`, err }, none);
+      }
+      const d = this.deps.policy.decide({ ...input, addresses });
+      if (!d.allow) return cb(this.refused(rec, d), none);
+      cb(null, { list: addresses, decision: d });
+    });
+  }
+
+  /** The upstream chain a granted destination goes through (none: direct), as the dialer takes it. */
+  private via(ask: Ask, rec: ConnRecord | null, route: RouteTaken | undefined, input: DecideInput): Via | undefined {
+    if (!route?.chain) return undefined;
+    rec?.set({ chain: route.chain.name });
+    const via: Via = { chain: route.chain, fallback: route.fallback };
+    if (route.fallback === 'direct') {
+      via.direct = () =>
+        new Promise((resolve, reject) =>
+          this.resolveAndDecide(ask, null, input, (refusal, decided) => {
+            if (refusal) reject(Object.assign(new Error(refusal.reason), { code: refusal.why === 'dns' ? refusal.err.code : 'E_DENIED' }));
+            else resolve({ host: ask.host, port: ask.port, addresses: decided.list });
+          }),
+        );
+    }
+    return via;
+  }
+
+  private refused(rec: ConnRecord | null, d: Decision): Refusal {
     rec?.set({ rule: d.rule, allowed: false, error: d.reason });
     return { ok: false, why: 'denied', reason: d.reason, decision: d };
   }
 
-  private lease(ask: Ask, rec: ConnRecord | null, d: Decision, addresses: readonly string[]): Verdict {
+  private lease(ask: Ask, rec: ConnRecord | null, d: Decision, addresses: readonly string[], route: RouteTaken | undefined, input: DecideInput): Verdict {
     rec?.set({ rule: d.rule, allowed: true });
     const dest: Destination = { host: ask.host, port: ask.port, addresses };
+    const via = this.via(ask, rec, route, input);
+    if (via) dest.via = via;
     if (!d.limits) return { ok: true, dest, lease: null, decision: d };
     const lease = this.deps.limiter.acquire(d.limits);
     if (!lease) {

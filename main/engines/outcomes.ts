@@ -47,6 +47,11 @@ const ERRNO: Record<string, DialOutcome> = {
 /** The answer to a failed connection to `host` (host:port as the client named it). */
 export function dialOutcome(err: NodeJS.ErrnoException, host: string): DialOutcome {
   const code = err.code ?? '';
+  if (err.name === 'HopError' && !(code in ERRNO && (err as { phase?: string }).phase === 'refused')) {
+    // an upstream proxy of the chain failed (down, refused us, wrong password): its message names the hop
+    const timeout = code === 'ETIMEDOUT';
+    return row(timeout ? 504 : 502, 'Upstream proxy failed', `${host} could not be reached through the upstream chain: ${err.message}.`, timeout ? 'connection_timeout' : 'destination_unavailable', REP_GENERAL_FAILURE);
+  }
   const e = ERRNO[code] ?? (code.startsWith('HPE_') ? ERRNO.HPE_INVALID_CONSTANT : undefined);
   if (e) return { ...e, detail: e.detail.replace('{host}', host) };
   return row(502, 'Bad gateway', `The connection to ${host} failed (${code || err.message}).`, 'proxy_internal_error', REP_GENERAL_FAILURE);

@@ -9,12 +9,34 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { attachReader, type FastReader } from './relay.js';
+import { HopError, openChain, type Hop } from './upstream/chain.js';
 
-/** A decided destination: the name the client gave (for SNI and messages) and the addresses to use. */
+/** An upstream chain as the dialer uses it: its hops, first first, with their credentials. */
+export interface ChainHops {
+  name: string;
+  hops: readonly Hop[];
+}
+
+/** The upstream chain a destination is reached through, and what to do when one of its hops is down. */
+export interface Via {
+  chain: ChainHops;
+  fallback: 'fail' | 'direct' | ChainHops;
+  /**
+   * the destination decided for a direct connection, for a "direct" fallback when the name was
+   * left for the chain to look up (`addresses` empty): looks it up and decides it then
+   */
+  direct?: () => Promise<Destination>;
+}
+
+/**
+ * A decided destination: the name the client gave (for SNI and messages) and the addresses to
+ * use; through an upstream chain (`via`), the addresses may be empty: the last hop looks the name up.
+ */
 export interface Destination {
   host: string;
   port: number;
   addresses: readonly string[];
+  via?: Via;
 }
 
 export interface OpenOptions {
@@ -50,12 +72,46 @@ export function openSocket(d: Destination, opts: OpenOptions = {}): net.Socket {
 
 export interface DialOptions {
   timeoutMs: number;
-  /** read through the shared buffer into a relay (see net/relay.ts) */
+  /** read through the shared buffer into a relay (see net/relay.ts); not for a destination through a chain */
   reader?: FastReader;
+  /** which way the connection went: a chain's name, "direct", or "corp → direct" after a failover */
+  onWay?: (way: string) => void;
+}
+
+/** Whether a hop of the chain is down (fail over), rather than the destination unreachable beyond it. */
+function hopDown(err: unknown, hops: number): boolean {
+  if (!(err instanceof HopError)) return false;
+  return err.phase !== 'refused' || err.hop < hops;
 }
 
 /** Connects to the destination (with a deadline); resolves with the connected socket. */
 export function dial(d: Destination, opts: DialOptions): Promise<net.Socket> {
+  return d.via ? dialVia(d, d.via, opts) : dialDirect(d, opts);
+}
+
+async function dialVia(d: Destination, via: Via, opts: DialOptions): Promise<net.Socket> {
+  // the decided address when there is one; else the name, for the last hop to look up
+  const target = { host: d.addresses[0] ?? d.host.replace(/^\[|\]$/g, ''), port: d.port };
+  try {
+    const s = await openChain(via.chain.hops, target, { timeoutMs: opts.timeoutMs });
+    opts.onWay?.(via.chain.name);
+    return s;
+  } catch (err) {
+    if (via.fallback === 'fail' || !hopDown(err, via.chain.hops.length)) throw err;
+    if (via.fallback === 'direct') {
+      const direct = d.addresses.length ? { host: d.host, port: d.port, addresses: d.addresses } : await via.direct?.();
+      if (!direct) throw err;
+      const s = await dialDirect(direct, { timeoutMs: opts.timeoutMs });
+      opts.onWay?.(`${via.chain.name} → direct`);
+      return s;
+    }
+    const s = await openChain(via.fallback.hops, target, { timeoutMs: opts.timeoutMs });
+    opts.onWay?.(`${via.chain.name} → ${via.fallback.name}`);
+    return s;
+  }
+}
+
+function dialDirect(d: Destination, opts: DialOptions): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = openSocket(d, { onread: opts.reader?.onread as net.OnReadOpts | undefined });
     if (opts.reader) attachReader(s, opts.reader);

@@ -31,6 +31,11 @@ export interface DecideInput extends RuleRequest {
   /** HTTP method, "CONNECT" for tunnels, "BIND"/"UDP" for SOCKS */
   method?: string;
   time?: number;
+  /**
+   * the name will be looked up beyond this PC (by the last hop of an upstream chain): a rule that
+   * decides on the name alone is final, with no check of addresses that are not this PC's
+   */
+  remote?: boolean;
 }
 
 export interface AppliedLimits {
@@ -194,6 +199,7 @@ export class GatewayPolicy implements Policy {
       else {
         // the name alone: a rule that names it (or that comes first and needs no address) decides now
         const r = this.firstRule(input, null, time);
+        if (input.remote && r !== undefined) return r ? this.withLimits(r.c, input) : this.defaultAllow ? DEFAULT_ALLOW : DEFAULT_DENY;
         if (r === null && !this.defaultAllow) return DEFAULT_DENY;
         return r && !r.c.decision.allow ? r.c.decision : PENDING;
       }

@@ -10,6 +10,8 @@ import { parseDestination, parseScheduleTime, type Rule, type RuleLimits, type S
 
 export interface RuleRequest {
   service: string;
+  /** a port mapping's name (service "mapping") */
+  mapping?: string;
   clientAddr: string;
   user?: string;
   groups?: string[];
@@ -69,7 +71,7 @@ function scheduleMatcher(s: Schedule): (time: number) => boolean {
 }
 
 export function compileRule(rule: Rule): CompiledRule {
-  const services = new Set(rule.services);
+  const services = new Set<string>(rule.services.map((s) => s.toLowerCase()));
   const sources = rule.sources.length ? new SourceSet(parseSourceList(rule.sources)) : null;
   const anyUser = rule.users.includes('*');
   const users = new Set(rule.users.map((u) => u.toLowerCase()));
@@ -84,7 +86,7 @@ export function compileRule(rule: Rule): CompiledRule {
     rule,
     hasDestinations: dests.length > 0,
     matches(r, addr, time) {
-      if (services.size && !services.has(r.service as never)) return false;
+      if (services.size && !services.has(r.service) && !(r.mapping && services.has('mapping:' + r.mapping.toLowerCase()))) return false;
       if (sources && !sources.has(r.clientAddr)) return false;
       if (whoMatters) {
         if (!r.user) return false;

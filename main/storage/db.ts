@@ -60,11 +60,13 @@ export interface ConfigVersions {
   settings: number;
   users: number;
   rules: number;
+  /** port mappings, chains and routes (migration 7) */
+  tunnels: number;
 }
 
-/** The versions of settings, users and rules (bumped by triggers, migration 6). */
+/** The versions of settings, users, rules and tunnels (bumped by triggers, migrations 6 and 7). */
 export function configVersions(db: Db): ConfigVersions {
-  const out: ConfigVersions = { settings: 0, users: 0, rules: 0 };
+  const out: ConfigVersions = { settings: 0, users: 0, rules: 0, tunnels: 0 };
   for (const r of db.prepare<[], { part: keyof ConfigVersions; v: number }>('SELECT part, v FROM config_version').all()) out[r.part] = r.v;
   return out;
 }

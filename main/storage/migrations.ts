@@ -145,6 +145,24 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER rules_update_version AFTER UPDATE ON rules BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'rules'; END;
   CREATE TRIGGER rules_delete_version AFTER DELETE ON rules BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'rules'; END;
   `,
+  // 7: port mappings, upstream chains (hops with their credentials, in data) and routes
+  // (ordered like rules); one config version for the three; log rows name the chain that
+  // carried them and the mapping they came through
+  `
+  CREATE TABLE mappings (id INTEGER PRIMARY KEY, data TEXT NOT NULL);
+  CREATE TABLE chains (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE, data TEXT NOT NULL);
+  CREATE TABLE routes (id INTEGER PRIMARY KEY, position INTEGER NOT NULL, data TEXT NOT NULL);
+  INSERT INTO config_version(part, v) VALUES ('tunnels', 0);
+  ${['mappings', 'chains', 'routes']
+    .flatMap((t) =>
+      ['INSERT', 'UPDATE', 'DELETE'].map(
+        (op) => `CREATE TRIGGER ${t}_${op.toLowerCase()}_version AFTER ${op} ON ${t} BEGIN UPDATE config_version SET v = v + 1 WHERE part = 'tunnels'; END;`,
+      ),
+    )
+    .join('\n  ')}
+  ALTER TABLE log ADD COLUMN chain TEXT NOT NULL DEFAULT '';
+  ALTER TABLE log ADD COLUMN mapping TEXT NOT NULL DEFAULT '';
+  `,
 ];
 
 export function migrate(db: Database.Database): number {

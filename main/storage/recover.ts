@@ -335,14 +335,16 @@ const LOG_COLUMNS: readonly [column: string, key: keyof Omit<LogRow, 'id'>, type
   ['allowed', 'allowed', 'number'],
   ['rule', 'rule', 'string'],
   ['error', 'error', 'string'],
+  ['chain', 'chain', 'string'],
+  ['mapping', 'mapping', 'string'],
 ];
 
 /** A log row read from a damaged file as a tuple, or null when a field is not what the schema says (garbage that decoded). */
 function logTuple(r: Row): RowTuple | null {
   const row: Record<string, unknown> = {};
   for (const [column, key, type] of LOG_COLUMNS) {
-    // a file from before migration 3 has no packet counts
-    const v = r[column] ?? (column === 'packets_up' || column === 'packets_down' ? 0 : undefined);
+    // a file from before migration 3 has no packet counts, from before 7 no chain or mapping
+    const v = r[column] ?? (column === 'packets_up' || column === 'packets_down' ? 0 : column === 'chain' || column === 'mapping' ? '' : undefined);
     if (typeof v !== type) return null;
     row[key] = key === 'allowed' ? v !== 0 : v;
   }

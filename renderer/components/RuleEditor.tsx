@@ -6,7 +6,7 @@
  * value) beside the buttons and keeps everything typed.
  */
 import { useState, type FormEvent, type ReactNode } from 'react';
-import { EMPTY_RULE, type Rule, type RuleInput, type RuleLimits } from '../../main/contract/index.js';
+import { EMPTY_RULE, type Rule, type RuleInput, type RuleLimits, type RuleService } from '../../main/contract/index.js';
 import type { UiError } from '../store/errors.js';
 import { useApp } from '../store/hooks.js';
 import { WEEK, fieldOfError, shadowOf, sourcesText, summarizeRule, type FieldKey } from '../rules-text.js';
@@ -15,12 +15,13 @@ import { Modal, ModalFooter } from './Modal.js';
 import { Segmented } from './Segmented.js';
 import { Summary } from './Summary.js';
 import { useLoginMode } from './LoginModes.js';
+import { ServicePicker } from './ServicePicker.js';
 
 interface Draft {
   name: string;
   enabled: boolean;
   action: 'allow' | 'deny';
-  services: Array<'http' | 'socks'>;
+  services: RuleService[];
   sources: string[];
   users: string[];
   groups: string[];
@@ -170,10 +171,11 @@ export function RuleEditor({ rule, onClose }: { rule: Rule | null; onClose: () =
   const shadow = 'rule' in built && built.rule.enabled ? shadowOf(placed, index < 0 ? placed.length - 1 : index) : null;
   const shadowRule = shadow ? placed[shadow.index] : null;
   const namesPeople = d.users.length > 0 || d.groups.length > 0;
-  // the proxies this rule applies to where nobody signs in: names cannot match there
+  // the services this rule applies to where nobody signs in (port mappings never ask): names cannot match there
   const relevant = d.services.length ? d.services : (['http', 'socks'] as const);
-  const noSignIn = relevant.filter((s) => (s === 'http' ? httpLogin : socksLogin) === 'off');
+  const noSignIn = relevant.filter((s) => (s === 'http' ? httpLogin === 'off' : s === 'socks' ? socksLogin === 'off' : true));
   const signInOff = noSignIn.length === relevant.length;
+  const proxiesOff = noSignIn.filter((s) => s === 'http' || s === 'socks');
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -286,9 +288,11 @@ export function RuleEditor({ rule, onClose }: { rule: Rule | null; onClose: () =
             </div>
             {namesPeople && signInOff && (
               <p className="note">
-                Sign-in is off for {noSignIn.length === 2 ? 'both proxies' : noSignIn[0] === 'http' ? 'the HTTP/HTTPS proxy' : 'the SOCKS proxy'}, so
-                nobody is known by name there and this rule cannot match. Set sign-in to Optional or Required on the Users
-                page.
+                {proxiesOff.length === 0
+                  ? 'Nobody signs in to a port mapping, '
+                  : `Sign-in is off for ${proxiesOff.length === 2 ? 'both proxies' : proxiesOff[0] === 'http' ? 'the HTTP/HTTPS proxy' : 'the SOCKS proxy'}${proxiesOff.length < noSignIn.length ? ' and nobody signs in to a port mapping' : ''}, `}
+                so nobody is known by name there and this rule cannot match.
+                {proxiesOff.length > 0 && ' Set sign-in to Optional or Required on the Users page.'}
               </p>
             )}
             <div className="field-row">
@@ -306,29 +310,7 @@ export function RuleEditor({ rule, onClose }: { rule: Rule | null; onClose: () =
                   <code>192.168.1.0/24</code>. Empty: any device.
                 </Help>
               </div>
-              <div className="field">
-                <span className="field-label">Proxies</span>
-                <div className="checks">
-                  {(
-                    [
-                      ['http', 'HTTP/HTTPS'],
-                      ['socks', 'SOCKS'],
-                    ] as const
-                  ).map(([s, label]) => (
-                    <label key={s} className="check">
-                      <input
-                        type="checkbox"
-                        checked={d.services.includes(s)}
-                        onChange={(e) =>
-                          patch({ services: e.target.checked ? [...d.services, s] : d.services.filter((x) => x !== s) })
-                        }
-                      />
-                      <span>{label}</span>
-                    </label>
-                  ))}
-                </div>
-                <Help>None ticked: both.</Help>
-              </div>
+              <ServicePicker values={d.services} onChange={(services) => patch({ services })} />
             </div>
           </Section>
 

@@ -22,6 +22,27 @@ function formatWhen(time: number | undefined): string {
   return time === undefined ? `now (${text})` : d.toLocaleString(undefined, { weekday: 'long', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hour12: false });
 }
 
+const SERVICE_WORD = { http: 'HTTP', socks: 'SOCKS', mapping: 'Port mapping' } as const;
+
+/** The way out an allowed request would take: "Route: through corp (…)" or "Route: direct". */
+function RouteLine({ text, direct }: { text: string; direct: boolean }) {
+  const setView = useApp((s) => s.setView);
+  const view = useApp((s) => s.view);
+  return (
+    <p className="decision-route" data-testid="rule-test-route">
+      <span className="decision-route-label">Route:</span> {text}
+      {!direct && view !== 'upstream' && (
+        <>
+          {' '}
+          <button type="button" className="link small" onClick={() => setView('upstream')}>
+            Chains &amp; routes
+          </button>
+        </>
+      )}
+    </p>
+  );
+}
+
 function Decider() {
   const test = useApp((s) => s.ruleTest);
   const rules = useApp((s) => s.rules);
@@ -71,13 +92,14 @@ function Decider() {
         <span className="decision-by">{by}</span>
       </div>
       {r.ruleId === null && <p className="decision-reason">{r.reason}</p>}
+      {r.allow && r.route && <RouteLine text={r.route.text} direct={r.route.chain === null} />}
       {test.input && (
         <p className="decision-when">
-          {test.input.service === 'http' ? 'HTTP' : 'SOCKS'} · {test.input.user || 'nobody signed in'} · {test.input.clientAddr} →{' '}
+          {SERVICE_WORD[test.input.service]} · {test.input.user || 'nobody signed in'} · {test.input.clientAddr} →{' '}
           {test.input.host}:{test.input.port} · {formatWhen(test.input.time)}
         </p>
       )}
-      {test.stale && <p className="decision-stale">The rules changed since this answer. Check again.</p>}
+      {test.stale && <p className="decision-stale">The rules or routes changed since this answer. Check again.</p>}
     </div>
   );
 }
@@ -88,7 +110,7 @@ export function RuleTester() {
   const pending = useApp((s) => s.ruleTest.pending);
   const error = useApp((s) => s.ruleTest.error);
   const testRule = useApp((s) => s.testRule);
-  const [service, setService] = useState<'http' | 'socks'>(last?.service ?? 'http');
+  const [service, setService] = useState<'http' | 'socks' | 'mapping'>(last?.service ?? 'http');
   const [client, setClient] = useState(last?.clientAddr ?? '192.168.1.20');
   const [user, setUser] = useState(last?.user ?? '');
   const [host, setHost] = useState(last?.host ?? '');
@@ -131,6 +153,7 @@ export function RuleTester() {
             options={[
               { value: 'http', label: 'HTTP/HTTPS' },
               { value: 'socks', label: 'SOCKS' },
+              { value: 'mapping', label: 'Mapping', title: 'A port mapping (nobody signs in to one)' },
             ]}
             onChange={setService}
           />

@@ -30,6 +30,8 @@ const ROW: LogRow = {
   allowed: true,
   rule: 'office hours',
   error: 'upstream closed',
+  chain: 'corp',
+  mapping: 'mail',
 };
 
 test('LOG_FIELDS lists every field of LogRowSchema but the id, each once (in the order of the CSV export)', () => {

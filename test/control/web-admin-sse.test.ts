@@ -69,6 +69,8 @@ function logEvent(i: number): GatehouseEvent {
     allowed: true,
     rule: 'default',
     error: '',
+    chain: '',
+    mapping: '',
   };
   return { type: 'log', rows: [row] };
 }

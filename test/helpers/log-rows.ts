@@ -59,6 +59,8 @@ export function rowGenerator(opts: RowGenOptions = {}): () => NewRow {
       allowed,
       rule: allowed ? (rnd() < 0.5 ? 'Local network' : 'Office') : 'Block ads',
       error: rnd() < 0.02 ? 'ECONNRESET' : '',
+      chain: '',
+      mapping: '',
     };
   };
 }

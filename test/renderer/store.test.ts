@@ -318,6 +318,8 @@ test('mergeRows keeps the newer copy of a row with the same id', () => {
     allowed: true,
     rule: '',
     error: '',
+    chain: '',
+    mapping: '',
   });
   const merged = mergeRows([row(1, 0)], [row(1, 204)]);
   assert.equal(merged.length, 1);

@@ -17,7 +17,7 @@ test('settings, users and rules each bump their own version; log rows bump none'
   try {
     const v0 = configVersions(db);
     const w = new LogWriter(db);
-    w.push({ ts: Date.now(), service: 'http', clientAddr: '127.0.0.1', clientPort: 1, user: '', method: 'GET', url: 'http://x/', host: 'x', port: 80, status: 200, bytesUp: 1, bytesDown: 1, packetsUp: 0, packetsDown: 0, durationMs: 1, allowed: true, rule: '', error: '' });
+    w.push({ ts: Date.now(), service: 'http', clientAddr: '127.0.0.1', clientPort: 1, user: '', method: 'GET', url: 'http://x/', host: 'x', port: 80, status: 200, bytesUp: 1, bytesDown: 1, packetsUp: 0, packetsDown: 0, durationMs: 1, allowed: true, rule: '', error: '', chain: '', mapping: '' });
     w.close();
     assert.deepEqual(configVersions(db), v0, 'a log row changes no configuration version');
     new SettingsRepo(db).update({ 'http.port': 8181 });

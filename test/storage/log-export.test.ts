@@ -68,7 +68,7 @@ test('the CSV header is the id, the time, then the fields in the order of LOG_FI
   // pinned as text: reordering LOG_FIELDS changes what spreadsheets and scripts read
   assert.equal(
     exportWriter('csv').head(),
-    'id,time,ts,service,client,client_port,user,method,url,host,port,status,allowed,rule,bytes_up,bytes_down,packets_up,packets_down,duration_ms,error\r\n',
+    'id,time,ts,service,client,client_port,user,method,url,host,port,status,allowed,rule,bytes_up,bytes_down,packets_up,packets_down,duration_ms,error,chain,mapping\r\n',
   );
 });
 

@@ -49,6 +49,8 @@ function row(i: number, patch: Partial<LogRow> = {}): Omit<LogRow, 'id'> {
     allowed: true,
     rule: 'default',
     error: '',
+    chain: '',
+    mapping: '',
     ...patch,
   };
 }

@@ -3,7 +3,8 @@
  * which asks the same policy the proxies ask, the same way: who signs in,
  * then the name, then the addresses it resolves to.
  */
-import { GatehouseError, type DecisionData, type Handlers } from '../../contract/index.js';
+import { GatehouseError, type DecisionWithRoute as DecisionData, type Handlers } from '../../contract/index.js';
+import { describeRoute } from '../../policy/routes.js';
 import { commit, configChanged, type ControlContext } from '../context.js';
 
 type RuleMethods = 'rules.list' | 'rules.add' | 'rules.update' | 'rules.remove' | 'rules.move' | 'rules.setDefault' | 'rules.test';
@@ -47,8 +48,17 @@ export function rulesHandlers(ctx: ControlContext): Pick<Handlers, RuleMethods> 
       // an HTTPS site through the HTTP proxy is a CONNECT tunnel
       const m = method ?? (service === 'http' ? (port === 443 ? 'CONNECT' : 'GET') : 'CONNECT');
       const input = { service, clientAddr, user, groups, host, port, method: m, time };
+      const at = time ?? Date.now();
       const d = ctx.policy.decide(input);
-      if (!d.pending) return { allow: d.allow, rule: d.rule, ruleId: d.ruleId, reason: d.reason };
+      const route = ctx.router.pick(input, null, at);
+      const withRoute = (x: DecisionData, r = route): DecisionData => (x.allow && r ? { ...x, route: describeRoute(r) } : x);
+      if (!d.allow) return { allow: d.allow, rule: d.rule, ruleId: d.ruleId, reason: d.reason };
+      if (route?.chain?.resolve === 'remote' && d.pending) {
+        // the chain's last hop looks the name up: the rules decide on the name alone where they can
+        const r = ctx.policy.decide({ ...input, remote: true });
+        if (!r.pending) return withRoute({ allow: r.allow, rule: r.rule, ruleId: r.ruleId, reason: r.reason });
+      }
+      if (!d.pending) return withRoute({ allow: d.allow, rule: d.rule, ruleId: d.ruleId, reason: d.reason }, route ?? ctx.router.pick(input, host, at));
       // a name the rules cannot decide alone: resolved as the proxies would, then decided on its addresses
       return new Promise((resolve) =>
         ctx.resolver.resolve(host, (err, addresses) => {
@@ -57,7 +67,7 @@ export function rulesHandlers(ctx: ControlContext): Pick<Handlers, RuleMethods> 
             return resolve({ allow: false, rule: 'dns', ruleId: null, reason: why });
           }
           const a = ctx.policy.decide({ ...input, addresses });
-          resolve({ allow: a.allow, rule: a.rule, ruleId: a.ruleId, reason: a.reason });
+          resolve(withRoute({ allow: a.allow, rule: a.rule, ruleId: a.ruleId, reason: a.reason }, route ?? ctx.router.pick(input, addresses[0]!, at)));
         }),
       );
     },

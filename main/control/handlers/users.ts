@@ -1,5 +1,5 @@
 /** Users and groups. A user or group that a rule names cannot be removed (the rule would change meaning). */
-import type { Handlers } from '../../contract/index.js';
+import { GatehouseError, type Handlers } from '../../contract/index.js';
 import { configChanged, type ControlContext } from '../context.js';
 
 type UserMethods = 'users.list' | 'users.add' | 'users.update' | 'users.setPassword' | 'users.remove' | 'groups.list' | 'groups.add' | 'groups.update' | 'groups.remove';
@@ -17,6 +17,7 @@ export function usersHandlers(ctx: ControlContext): Pick<Handlers, UserMethods> 
     'users.setPassword': async ({ name, password }) => changed(await users.setPassword(name, password)),
     'users.remove': ({ name }) => {
       rules.assertNotNamed('user', name);
+      assertNoRoute(ctx, 'user', name);
       users.remove(name);
       return changed({ removed: name });
     },
@@ -25,8 +26,17 @@ export function usersHandlers(ctx: ControlContext): Pick<Handlers, UserMethods> 
     'groups.update': ({ name, ...patch }) => changed(users.updateGroup(name, patch)),
     'groups.remove': ({ name }) => {
       rules.assertNotNamed('group', name);
+      assertNoRoute(ctx, 'group', name);
       users.removeGroup(name);
       return changed({ removed: name });
     },
   };
+}
+
+/** A route that names the user or group would change meaning: it must be changed first. */
+function assertNoRoute(ctx: ControlContext, kind: 'user' | 'group', name: string): void {
+  const using = ctx.tunnels.naming(kind, name);
+  if (using.length) {
+    throw new GatehouseError('E_VALIDATION', `${kind} "${name}" is named by route${using.length === 1 ? '' : 's'} ${using.map((r) => r.id).join(', ')}; change or remove ${using.length === 1 ? 'that route' : 'those routes'} first`);
+  }
 }

@@ -6,8 +6,9 @@
  * the body relayed (plain-HTTP origins read through one shared buffer) and
  * the connection returned to the pool when both messages are complete.
  */
-import type net from 'node:net';
-import { openSocket } from '../../net/dialer.js';
+import net from 'node:net';
+import tls from 'node:tls';
+import { dial, openSocket, type Destination } from '../../net/dialer.js';
 import { copyOut, giveBack, sharedOnread } from '../../net/relay.js';
 import { ThrottleStream } from '../../policy/limits.js';
 import { BodyFramer, field, hasToken, parseResponseHead, responseFraming, type ResponseHead } from './codec.js';
@@ -36,15 +37,22 @@ export class OriginConn {
   addr = '';
   error: NodeJS.ErrnoException | null = null;
   constructor(
-    readonly socket: net.Socket,
+    /** through an upstream chain: a placeholder until the chain is up */
+    public socket: net.Socket,
     readonly key: string,
   ) {}
+}
+
+/** What a pooled connection was admitted for: an address, or a chain and the destination it reaches. */
+function poolAddr(d: Destination): string | null {
+  return d.via ? `via ${d.via.chain.name} ${d.addresses[0] ?? d.host}` : null;
 }
 
 export function sendRequest(ex: Exchange): void {
   const t = ex.target!;
   const key = `${t.scheme}://${t.authority}`;
   const addresses = ex.dest!.addresses;
+  const via = poolAddr(ex.dest!);
   let o: OriginConn | undefined;
   if (!ex.upgrade && !ex.retried) {
     const free = ex.engine.pool.get(key);
@@ -52,7 +60,7 @@ export function sendRequest(ex: Exchange): void {
       const cand = free.pop()!;
       if (cand.socket.destroyed || !cand.socket.writable) continue;
       // a name that now resolves elsewhere: the old connection is not what was decided
-      if (addresses.includes(cand.addr)) o = cand;
+      if (via ? cand.addr === via : addresses.includes(cand.addr)) o = cand;
       else cand.socket.destroy();
     }
   }
@@ -82,6 +90,7 @@ function writeRequest(ex: Exchange, o: OriginConn): void {
 function dialOrigin(e: HttpEngine, key: string, ex: Exchange): OriginConn {
   const t = ex.target!;
   const https = t.scheme === 'https';
+  if (ex.dest!.via) return dialOriginVia(e, key, ex, https);
   // upgraded connections become relays, which read with 'data' events
   const plain = !https && !ex.upgrade;
   const socket = openSocket(ex.dest!, {
@@ -100,11 +109,66 @@ function dialOrigin(e: HttpEngine, key: string, ex: Exchange): OriginConn {
   }, e.limits.connectTimeoutMs);
   socket.once(https ? 'secureConnect' : 'connect', () => {
     clearTimeout(timer);
-    if (https) socket.setNoDelay(true);
-    o.connected = true;
-    o.addr = socket.remoteAddress ?? '';
-    if (o.ex) writeRequest(o.ex, o);
+    connected(o, https, socket.remoteAddress ?? '');
   });
+  wire(e, o, plain, timer);
+  return o;
+}
+
+function connected(o: OriginConn, https: boolean, addr: string): void {
+  if (https) o.socket.setNoDelay(true);
+  o.connected = true;
+  o.addr = addr;
+  if (o.ex) writeRequest(o.ex, o);
+}
+
+/**
+ * An origin reached through an upstream chain: the chain is dialled (its hops' handshakes take
+ * a while), so the connection starts with a placeholder socket that ends the exchange if it is
+ * destroyed first; TLS to an https:// origin runs inside the chain's stream.
+ */
+function dialOriginVia(e: HttpEngine, key: string, ex: Exchange, https: boolean): OriginConn {
+  const dest = ex.dest!;
+  const placeholder = new net.Socket();
+  const o = new OriginConn(placeholder, key);
+  const rec = ex.rec;
+  placeholder.once('close', () => {
+    if (o.socket !== placeholder) return;
+    const x = o.ex;
+    o.ex = null;
+    if (x && !x.finished && x.origin === o) originGone(x, o);
+  });
+  dial(dest, { timeoutMs: e.limits.connectTimeoutMs, onWay: (way) => rec.set({ chain: way }) }).then(
+    (raw) => {
+      if (placeholder.destroyed) return void raw.destroy();
+      raw.setNoDelay(true);
+      const socket = https ? tls.connect({ socket: raw, servername: net.isIP(dest.host) ? undefined : dest.host, ALPNProtocols: ['http/1.1'] }) : raw;
+      o.socket = socket;
+      placeholder.destroy();
+      const timer = setTimeout(() => {
+        o.error = Object.assign(new Error('TLS handshake timeout'), { code: 'E_CONNECT_TIMEOUT' });
+        socket.destroy();
+      }, e.limits.connectTimeoutMs);
+      if (https) {
+        socket.once('secureConnect', () => {
+          clearTimeout(timer);
+          connected(o, true, poolAddr(dest)!);
+        });
+      } else clearTimeout(timer);
+      wire(e, o, false, timer);
+      if (!https) connected(o, false, poolAddr(dest)!);
+    },
+    (err: NodeJS.ErrnoException) => {
+      o.error = err;
+      placeholder.destroy();
+    },
+  );
+  return o;
+}
+
+/** The origin socket's events: responses read, back-pressure, its end. */
+function wire(e: HttpEngine, o: OriginConn, plain: boolean, timer: NodeJS.Timeout): void {
+  const socket = o.socket;
   if (!plain) socket.on('data', (chunk: Buffer) => onOriginData(o, chunk));
   else socket.resume(); // reads come through onread; flowing mode still delivers 'end'
   socket.on('drain', () => {
@@ -129,7 +193,6 @@ function dialOrigin(e: HttpEngine, key: string, ex: Exchange): OriginConn {
     o.ex = null;
     if (x && !x.finished && x.origin === o) originGone(x, o);
   });
-  return o;
 }
 
 function removeFromPool(e: HttpEngine, o: OriginConn): void {

@@ -97,9 +97,9 @@ export function onConnect(c: ClientConn, req: RequestHead, early: Buffer): void 
 
 function tunnel(e: HttpEngine, socket: net.Socket, head: Buffer, rec: ConnRecord, dest: Destination, reqBytes: number, lease: Lease | null): void {
   const target = hostPort(dest.host, dest.port);
-  // a throttled tunnel relays through streams; otherwise reads go straight from pooled buffers
-  const reader = lease?.down || lease?.up ? undefined : fastReader();
-  dial(dest, { timeoutMs: e.limits.connectTimeoutMs, reader }).then(
+  // a throttled or chained tunnel relays through streams; otherwise reads go straight from pooled buffers
+  const reader = lease?.down || lease?.up || dest.via ? undefined : fastReader();
+  dial(dest, { timeoutMs: e.limits.connectTimeoutMs, reader, onWay: (way) => rec.set({ chain: way }) }).then(
     (up) => {
       if (socket.destroyed) {
         up.destroy();

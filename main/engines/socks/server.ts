@@ -344,9 +344,9 @@ class Session {
 
   private doConnect(dest: Destination): void {
     const { socket, rec } = this;
-    // a throttled session relays through streams; otherwise reads go through the shared buffer
-    const reader = this.lease?.up || this.lease?.down ? undefined : fastReader();
-    dial(dest, { timeoutMs: this.engine.limits.connectTimeoutMs, reader }).then(
+    // a throttled or chained session relays through streams; otherwise reads go through the shared buffer
+    const reader = this.lease?.up || this.lease?.down || dest.via ? undefined : fastReader();
+    dial(dest, { timeoutMs: this.engine.limits.connectTimeoutMs, reader, onWay: (way) => rec.set({ chain: way }) }).then(
       (up) => {
         if (socket.destroyed || this.stage === 'done') {
           up.destroy();
@@ -358,7 +358,8 @@ class Session {
       },
       (err: NodeJS.ErrnoException) => {
         const rep = repFromErrno(err.code);
-        this.fail(rep, `${hostPort(dest.host, dest.port)}: ${REP_TEXT[rep]} (${err.code ?? err.message})`);
+        const why = err.name === 'HopError' ? err.message : `${REP_TEXT[rep]} (${err.code ?? err.message})`;
+        this.fail(rep, `${hostPort(dest.host, dest.port)}: ${why}`);
       },
     );
   }
