@@ -138,7 +138,13 @@ function dialOriginVia(e: HttpEngine, key: string, ex: Exchange, https: boolean)
     o.ex = null;
     if (x && !x.finished && x.origin === o) originGone(x, o);
   });
-  dial(dest, { timeoutMs: e.limits.connectTimeoutMs, onWay: (way) => rec.set({ chain: way }) }).then(
+  // the way it went: a connection that failed over is pooled under that way, and serves no request routed to the chain
+  let way = dest.via!.chain.name;
+  const onWay = (w: string) => {
+    way = w;
+    rec.set({ chain: w });
+  };
+  dial(dest, { timeoutMs: e.limits.connectTimeoutMs, onWay }).then(
     (raw) => {
       if (placeholder.destroyed) return void raw.destroy();
       raw.setNoDelay(true);
@@ -152,11 +158,11 @@ function dialOriginVia(e: HttpEngine, key: string, ex: Exchange, https: boolean)
       if (https) {
         socket.once('secureConnect', () => {
           clearTimeout(timer);
-          connected(o, true, poolAddr(dest)!);
+          connected(o, true, `via ${way} ${dest.addresses[0] ?? dest.host}`);
         });
       } else clearTimeout(timer);
       wire(e, o, false, timer);
-      if (!https) connected(o, false, poolAddr(dest)!);
+      if (!https) connected(o, false, `via ${way} ${dest.addresses[0] ?? dest.host}`);
     },
     (err: NodeJS.ErrnoException) => {
       o.error = err;
