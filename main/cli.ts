@@ -11,6 +11,7 @@ import { UsageError, defaultDataDir } from './cli/common.js';
 import { adminUrlCmd, groupsCmd, rulesCmd, settingsCmd, usersCmd } from './cli/config.js';
 import { LOGS_USAGE, logsCommand } from './cli/logs.js';
 import { serve } from './cli/serve.js';
+import { TUNNELS_USAGE, chainsCmd, mappingsCmd, routesCmd } from './cli/tunnels.js';
 
 const USAGE = `Gatehouse ${VERSION}: share this PC's internet connection with the LAN.
 
@@ -32,6 +33,7 @@ Usage:
                       [--days mon-fri] [--time 09:00-17:00] [--max-conns N] [--up-kbps N] [--down-kbps N]
                       [--position N (1 = first, the default)] [--disabled] [--note TEXT]
   gatehouse rules remove ID | move ID POSITION | enable ID | disable ID
+  ${TUNNELS_USAGE}
 
 List flags may be repeated or comma-separated (--dest a --dest b = --dest a,b).
 The data directory defaults to ${defaultDataDir()} (or $GATEHOUSE_DATA_DIR).
@@ -57,6 +59,12 @@ export async function main(argv: string[]): Promise<number> {
         return await groupsCmd(rest);
       case 'rules':
         return await rulesCmd(rest);
+      case 'mappings':
+        return await mappingsCmd(rest);
+      case 'chains':
+        return await chainsCmd(rest);
+      case 'routes':
+        return await routesCmd(rest);
       case '--version':
       case 'version':
         process.stdout.write(VERSION + '\n');

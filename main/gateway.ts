@@ -235,6 +235,10 @@ export class Gateway {
     return this.portMaps.state(id);
   }
 
+  mappingCounts(): { running: number; errors: number } {
+    return this.portMaps.counts();
+  }
+
   /** Applies settings: starts, stops or restarts services as needed. Calls are serialized. */
   apply(settings: Settings): Promise<void> {
     const run = this.queue.then(() => this.applyNow(settings));

@@ -84,6 +84,8 @@ export function createLive(d: LiveDeps): Live {
       activeConnections: d.recorder.active,
       totalRequests: d.recorder.total,
       throttles: auth.throttles().slice(0, 20),
+      dns: resolver.stats(),
+      mappings: gateway.mappingCounts(),
     }),
     usersChanged: () => auth.reload(),
     setMappings: (list) => gateway.setMappings(list),

@@ -23,7 +23,7 @@ import type { Client } from '../contract/client.js';
 import { UsageError, withClient } from './common.js';
 
 export const LOGS_USAGE = `gatehouse logs [--data-dir DIR] [--since WHEN] [--until WHEN] [--client ADDR]... [--user NAME]...
-               [--service http|socks]... [--host NAME]... [--method M]... [--rule NAME]... [--status 404,5xx]
+               [--service http|socks|mapping]... [--host NAME]... [--method M]... [--rule NAME]... [--status 404,5xx]
                [--denied | --allowed] [--text WORDS] [--min-bytes N] [--min-duration MS]
                [--sort time|duration|bytes] [--asc] [--limit N] [--count] [--json]
                [--export csv|jsonl|har --out FILE|-]`;

@@ -43,6 +43,10 @@ export const StatusSchema = z.object({
   logPaused: z.object({ since: z.number(), reason: z.string(), waiting: z.number() }).nullable().optional(),
   /** the database was found damaged at start, set aside and recovered: what happened, in one line */
   recovery: z.string().nullable().optional(),
+  /** the DNS cache every service resolves through: answers from the cache and lookups made */
+  dns: z.object({ hits: z.number(), misses: z.number(), entries: z.number(), hitRatio: z.number() }).optional(),
+  /** port mappings listening, and how many could not */
+  mappings: z.object({ running: z.number(), errors: z.number() }).optional(),
 });
 export type Status = z.infer<typeof StatusSchema>;
 

@@ -2,18 +2,20 @@
  * Routes through upstream chains, end to end: a real gateway whose traffic
  * goes through Debian's squid (HTTP CONNECT, with and without Basic sign-in)
  * and microsocks (SOCKS5, with and without RFC 1929 sign-in), one hop or two,
- * for plain HTTP, CONNECT, SOCKS CONNECT and a port mapping; failover when a
+ * for plain HTTP, CONNECT, SOCKS CONNECT and UDP (through Dante) and a port
+ * mapping; failover when a
  * hop is stopped; the rule tester's route; the log row's chain.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { SocksClient } from 'socks';
 import { EMPTY_ROUTE, type DecisionWithRoute, type HopInput } from '../../main/contract/index.js';
 import { curl, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { MICROSOCKS, SQUID, freePort, have, startEchoServer, startMicrosocks, startSquid, type EchoServer, type Upstream } from '../helpers/upstreams.js';
+import { DANTED, MICROSOCKS, SQUID, freePort, have, startDante, startEchoServer, startMicrosocks, startSquid, type EchoServer, type Upstream } from '../helpers/upstreams.js';
 
 const missing = [SQUID, MICROSOCKS].filter((p) => !have(p));
 const skip = missing.length ? `not installed: ${missing.join(', ')} (apt-get install squid microsocks)` : false;
@@ -166,5 +168,46 @@ describe('routes through upstream chains', { skip }, () => {
     const d = await call<DecisionWithRoute>(g, 'rules.test', { service: 'socks', clientAddr: '127.0.0.1', host: 'example.com', port: 443 });
     assert.equal(d.route?.chain, 'doomed');
     assert.match(d.route!.text, /names are looked up by the last hop/);
+  });
+});
+
+describe('SOCKS UDP ASSOCIATE through an upstream SOCKS5 hop', { skip: have(DANTED) ? false : 'not installed: dante-server' }, () => {
+  test('datagrams go by the hop (Dante) and replies come back to the client; the rows name the chain', async () => {
+    const dante = await startDante();
+    const echo = dgram.createSocket('udp4');
+    await new Promise<void>((r) => echo.bind(0, '127.0.0.1', r));
+    echo.on('message', (m, rinfo) => echo.send(Buffer.concat([Buffer.from('echo:'), m]), rinfo.port, rinfo.address));
+    const echoPort = echo.address().port;
+    const g = await startGateway();
+    const client = dgram.createSocket('udp4');
+    try {
+      await call(g, 'chains.add', { chain: { name: 'dante', hops: [hop('socks5', dante)] } });
+      await call(g, 'routes.add', { route: { ...EMPTY_ROUTE, chain: 'dante', services: ['socks'] } });
+      await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+      const info = await new Promise<{ socket: net.Socket; remoteHost?: { host: string; port: number } }>((resolve, reject) => {
+        const c = new SocksClient({ proxy: { host: '127.0.0.1', port: g.socksPort, type: 5 }, command: 'associate', destination: { host: '127.0.0.1', port: client.address().port }, timeout: 5000 });
+        c.once('established', resolve);
+        c.once('error', reject);
+        c.connect();
+      });
+      const relay = info.remoteHost!;
+      const got: string[] = [];
+      client.on('message', (m) => {
+        const f = SocksClient.parseUDPFrame(m);
+        got.push(`${f.remoteHost.host}:${f.remoteHost.port} ${f.data.toString()}`);
+      });
+      for (let i = 0; i < 3; i++) client.send(SocksClient.createUDPFrame({ remoteHost: { host: '127.0.0.1', port: echoPort }, data: Buffer.from(`ping${i}`) }), relay.port, relay.host);
+      for (let i = 0; i < 150 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(got.sort(), [0, 1, 2].map((i) => `127.0.0.1:${echoPort} echo:ping${i}`));
+      info.socket.end();
+      const row = await g.waitForRow((x) => x.method === 'UDP' && x.port === echoPort);
+      assert.equal(row.chain, 'dante');
+      assert.equal(row.packetsDown, 3);
+    } finally {
+      client.close();
+      echo.close();
+      await g.close();
+      await dante.close();
+    }
   });
 });

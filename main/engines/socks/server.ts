@@ -444,6 +444,7 @@ class Session {
       admission: this.engine.opts.admission,
       recorder: this.engine.opts.recorder,
       idleTimeoutMs: limits.idleTimeoutMs,
+      connectTimeoutMs: limits.connectTimeoutMs,
       base: { service: 'socks5', clientAddr: this.clientAddr, clientPort: this.clientPort, user: this.user, rule: rec.fields.rule },
     });
     assoc.start().then(

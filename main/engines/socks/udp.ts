@@ -16,7 +16,15 @@ import net from 'node:net';
 import type { Admission } from '../admission.js';
 import type { Recorder, RecordFields } from '../../recorder.js';
 import { hostPort, normalizeAddr } from '../../net/addresses.js';
+import type { Via } from '../../net/dialer.js';
+import { associateUdp, type UdpAssociation as UpstreamAssociation } from '../../net/upstream/udp.js';
 import { parseUdp, udpHeader } from './protocol.js';
+
+/** A UDP association at an upstream chain's SOCKS5 hop, and our socket towards its relay. */
+interface Upstream {
+  assoc: UpstreamAssociation;
+  sock: dgram.Socket;
+}
 
 interface DestStats {
   host: string;
@@ -32,6 +40,9 @@ interface DestStats {
   packetsDown: number;
   bytesDown: number;
   pending: Buffer[];
+  /** through an upstream chain: its name and association (addr '' when the hop looks the name up) */
+  chain: string;
+  up: Upstream | null;
 }
 
 export interface UdpAssociationOptions {
@@ -44,6 +55,8 @@ export interface UdpAssociationOptions {
   admission: Admission;
   recorder: Recorder;
   idleTimeoutMs: number;
+  /** how long an upstream SOCKS5 hop may take to grant a UDP association (default 10 s) */
+  connectTimeoutMs?: number;
   base: Pick<RecordFields, 'service' | 'clientAddr' | 'clientPort' | 'user' | 'rule'>;
 }
 
@@ -58,6 +71,8 @@ export class UdpAssociation {
   /** "addr|port" of resolved destinations → their stats, for replies */
   private readonly bySource = new Map<string, DestStats>();
   private idle: NodeJS.Timeout | null = null;
+  /** upstream associations by chain name, opened when a destination is first routed through one */
+  private readonly upstreams = new Map<string, Promise<Upstream>>();
   private closed = false;
   private v6 = false;
   dropped = 0;
@@ -141,6 +156,8 @@ export class UdpAssociation {
         packetsDown: 0,
         bytesDown: 0,
         pending: [],
+        chain: '',
+        up: null,
       };
       this.dests.set(key, d);
       this.admit(d);
@@ -152,7 +169,7 @@ export class UdpAssociation {
       if (d.pending.length < 64) d.pending.push(Buffer.from(data));
       return;
     }
-    this.send(data, d.port, d.addr);
+    this.sendTo(d, data);
   }
 
   private admit(d: DestStats): void {
@@ -167,12 +184,87 @@ export class UdpAssociation {
         return;
       }
       d.rule = v.decision.rule;
+      if (v.dest.via) return this.admitVia(d, v.dest.via, v.dest.addresses[0]);
       // the first decided address (every one of them was decided)
       d.addr = normalizeAddr(v.dest.addresses[0]!);
       this.bySource.set(`${d.addr}|${d.port}`, d);
-      for (const p of d.pending) this.send(p, d.port, d.addr);
+      for (const p of d.pending) this.sendTo(d, p);
       d.pending = [];
     });
+  }
+
+  /** A destination routed through an upstream chain: its datagrams go by the chain's SOCKS5 hop. */
+  private admitVia(d: DestStats, via: Via, addr: string | undefined): void {
+    d.chain = via.chain.name;
+    this.upstream(via).then(
+      (up) => {
+        if (this.closed) return;
+        d.up = up;
+        d.addr = addr ? normalizeAddr(addr) : '';
+        for (const p of d.pending) this.sendTo(d, p);
+        d.pending = [];
+      },
+      (err: Error) => {
+        d.allowed = false;
+        d.error = `${hostPort(d.host, d.port)}: ${err.message}`;
+        d.pending = [];
+      },
+    );
+  }
+
+  private upstream(via: Via): Promise<Upstream> {
+    const name = via.chain.name;
+    let p = this.upstreams.get(name);
+    if (p) return p;
+    p = (async () => {
+      const hops = via.chain.hops;
+      if (hops.length !== 1) throw new Error(`UDP through chain ${name} needs a single SOCKS5 hop (it has ${hops.length})`);
+      const assoc = await associateUdp(hops[0]!, { timeoutMs: this.o.connectTimeoutMs ?? 10_000 });
+      const sock = dgram.createSocket(net.isIPv6(assoc.relay.address) ? 'udp6' : 'udp4');
+      sock.on('error', () => {});
+      sock.on('message', (msg) => {
+        const r = assoc.unwrap(msg);
+        if (r) this.fromUpstream(name, r.host, r.port, r.payload);
+      });
+      assoc.control.once('close', () => {
+        this.upstreams.delete(name);
+        sock.close();
+      });
+      if (this.closed) assoc.close();
+      return { assoc, sock };
+    })();
+    this.upstreams.set(name, p);
+    p.catch(() => this.upstreams.delete(name));
+    return p;
+  }
+
+  /** A reply that came back through a chain: to the client, from the destination it names. */
+  private fromUpstream(chain: string, host: string, port: number, payload: Buffer): void {
+    if (this.closed) return;
+    const from = normalizeAddr(host);
+    let d: DestStats | undefined;
+    for (const x of this.dests.values()) {
+      if (x.chain === chain && x.port === port && x.up && (x.addr === from || x.addr === '')) {
+        d = x;
+        if (x.addr === from) break;
+      }
+    }
+    if (!d) {
+      this.dropped++;
+      return;
+    }
+    d.packetsDown++;
+    d.bytesDown += payload.length;
+    this.touch();
+    this.sock!.send([udpHeader(from, port), payload], this.clientUdpPort, this.o.clientAddr);
+  }
+
+  private sendTo(d: DestStats, data: Buffer): void {
+    if (d.up) {
+      const { assoc, sock } = d.up;
+      return void sock.send(assoc.wrap({ host: d.addr || d.host, port: d.port }, data), assoc.relay.port, assoc.relay.address);
+    }
+    this.send(data, d.port, d.addr!);
   }
 
   /** Sends to a destination through the socket of its address family. */
@@ -200,6 +292,7 @@ export class UdpAssociation {
         // already closed
       }
     }
+    for (const p of this.upstreams.values()) p.then((u) => u.assoc.close(), () => {});
     const base = this.o.base;
     if (this.dests.size === 0) {
       const rec = this.o.recorder.open({ ...base, method: 'UDP', status: 0 });
@@ -215,6 +308,7 @@ export class UdpAssociation {
         url: `udp://${hostPort(d.host, d.port)}`,
         rule: d.rule,
         allowed: d.allowed,
+        chain: d.chain,
         status: d.allowed && !d.error ? 0 : 2,
       }, d.start);
       rec.complete({
