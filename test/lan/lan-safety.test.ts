@@ -12,6 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SocksClient } from 'socks';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { freePort } from '../helpers/upstreams.js';
 import { rawExchange, statusOf } from '../helpers/raw.js';
 import { canUseNetns, createLan, type Lan, type NsOrigin } from '../helpers/netns.js';
 import { EMPTY_RULE, type LogRow, type Rule } from '../../main/contract/index.js';
@@ -273,6 +274,32 @@ describe('a LAN made of network namespaces sees Gatehouse as a safe gateway', { 
       assert.equal(origin.connections(18080) - before, 0, 'the origin saw a connection for the outside client');
     } finally {
       await call('settings.update', { changes: { 'http.login': 'off', 'socks.login': 'off' } });
+    }
+  });
+
+  test('a port mapping serves a LAN device, refuses an outside client at the gate, and never forwards a LAN device to this PC itself', async () => {
+    const since = await lastLogId();
+    const out = await freePort();
+    const self = await freePort();
+    await call('mappings.add', { mapping: { name: 'out-web', proto: 'tcp', port: out, to: `${lan.addr.outServer}:18080` } });
+    await call('mappings.add', { mapping: { name: 'self-web', proto: 'tcp', port: self, to: `127.0.0.1:${loopbackOnly.port}` } });
+    try {
+      const ok = await lan.curl('lan', [`http://${gwLan}:${out}/mapped`]);
+      assert.equal(ok.status, 200, `mapping from the LAN: ${ok.stderr}`);
+      assert.equal(ok.body, 'hello from outside 18080');
+      const row = await gw.waitForRow((r) => r.id > since && r.service === 'mapping' && r.clientAddr === device && r.mapping === 'out-web');
+      assert.equal(row.allowed, true);
+      assert.ok(row.bytesDown > 0);
+
+      const ext = await lan.curl('ext', ['--connect-timeout', '3', `http://${lan.addr.extGateway}:${out}/mapped`]);
+      assert.notEqual(ext.status, 200, 'an outside client used a port mapping');
+      assertRefused(await gw.waitForRow((r) => r.id > since && r.service === 'mapping' && r.clientAddr === lan.addr.extClient), 'allowed-sources', 'mapping from outside');
+
+      const toSelf = await lan.curl('lan', ['--max-time', '3', `http://${gwLan}:${self}/self`]);
+      assert.doesNotMatch(toSelf.body, /loopback-only service/);
+      assertRefused(await gw.waitForRow((r) => r.id > since && r.mapping === 'self-web' && r.clientAddr === device), 'gateway-itself', 'mapping to this PC');
+    } finally {
+      for (const m of await call<Array<{ id: number }>>('mappings.list', {})) await call('mappings.remove', { id: m.id });
     }
   });
 });
