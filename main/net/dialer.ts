@@ -9,7 +9,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { attachReader, type FastReader } from './relay.js';
-import { HopError, openChain, type Hop } from './upstream/chain.js';
+import { HopError, hopUrl, openChain, type Hop } from './upstream/chain.js';
 
 /** An upstream chain as the dialer uses it: its hops, first first, with their credentials. */
 export interface ChainHops {
@@ -89,26 +89,83 @@ export function dial(d: Destination, opts: DialOptions): Promise<net.Socket> {
   return d.via ? dialVia(d, d.via, opts) : dialDirect(d, opts);
 }
 
+/** A connection through a chain: to the destination, or (`proxy`) to the last hop, an HTTP proxy that takes requests in absolute form. */
+export interface ChainConn {
+  socket: net.Socket;
+  /** the HTTP proxy the socket reaches, for plain HTTP requests in absolute form (with its Basic credentials); null: the destination */
+  proxy: { authorization: string | null } | null;
+}
+
+type Opener = (chain: ChainHops) => Promise<ChainConn>;
+
 async function dialVia(d: Destination, via: Via, opts: DialOptions): Promise<net.Socket> {
   // the decided address when there is one; else the name, for the last hop to look up
-  const target = { host: d.addresses[0] ?? d.host.replace(/^\[|\]$/g, ''), port: d.port };
+  const target = chainTarget(d);
+  const c = await viaChain(d, via, opts, (chain) => openChain(chain.hops, target, { timeoutMs: opts.timeoutMs }).then((socket) => ({ socket, proxy: null })));
+  return c.socket;
+}
+
+function chainTarget(d: Destination): { host: string; port: number } {
+  return { host: d.addresses[0] ?? d.host.replace(/^\[|\]$/g, ''), port: d.port };
+}
+
+/** Opens the route's chain; when a hop is down, its fallback (direct, another chain) or the error. */
+async function viaChain(d: Destination, via: Via, opts: DialOptions, open: Opener): Promise<ChainConn> {
   try {
-    const s = await openChain(via.chain.hops, target, { timeoutMs: opts.timeoutMs });
+    const c = await open(via.chain);
     opts.onWay?.(via.chain.name);
-    return s;
+    return c;
   } catch (err) {
     if (via.fallback === 'fail' || !hopDown(err, via.chain.hops.length)) throw err;
     if (via.fallback === 'direct') {
       const direct = d.addresses.length ? { host: d.host, port: d.port, addresses: d.addresses } : await via.direct?.();
       if (!direct) throw err;
-      const s = await dialDirect(direct, { timeoutMs: opts.timeoutMs });
+      const socket = await dialDirect(direct, { timeoutMs: opts.timeoutMs });
       opts.onWay?.(`${via.chain.name} → direct`);
-      return s;
+      return { socket, proxy: null };
     }
-    const s = await openChain(via.fallback.hops, target, { timeoutMs: opts.timeoutMs });
+    const c = await open(via.fallback);
     opts.onWay?.(`${via.chain.name} → ${via.fallback.name}`);
-    return s;
+    return c;
   }
+}
+
+/**
+ * For a plain HTTP request: through a chain whose last hop is an HTTP proxy, a connection to that
+ * proxy (through the hops before it), so the request goes to it in absolute form as a browser's
+ * would (a company proxy usually refuses CONNECT to port 80); through any other chain, a tunnel to
+ * the destination; without a chain, the destination.
+ */
+export async function dialHttp(d: Destination, opts: DialOptions): Promise<ChainConn> {
+  if (!d.via) return { socket: await dialDirect(d, opts), proxy: null };
+  const target = chainTarget(d);
+  return viaChain(d, d.via, opts, async (chain) => {
+    const last = chain.hops[chain.hops.length - 1]!;
+    if (last.kind !== 'http') return { socket: await openChain(chain.hops, target, { timeoutMs: opts.timeoutMs }), proxy: null };
+    const before = chain.hops.slice(0, -1);
+    const socket = before.length ? await openChain(before, { host: last.host, port: last.port }, { timeoutMs: opts.timeoutMs }) : await dialHop(last, opts.timeoutMs);
+    const authorization = last.password || last.user ? `Basic ${Buffer.from(`${last.user ?? ''}:${last.password ?? ''}`, 'utf8').toString('base64')}` : null;
+    return { socket, proxy: { authorization } };
+  });
+}
+
+/** The first hop of a chain, reached directly; its failure is the hop's (a HopError, for failover). */
+function dialHop(h: Hop, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: h.host, port: h.port, allowHalfOpen: true, noDelay: true });
+    const fail = (code: string, why: string) => {
+      clearTimeout(timer);
+      s.destroy();
+      reject(new HopError(1, code === 'ETIMEDOUT' ? 'timeout' : 'connect', code, hopUrl(h), why));
+    };
+    const timer = setTimeout(() => fail('ETIMEDOUT', 'did not accept the connection in time'), timeoutMs);
+    s.once('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ECONNRESET', `could not be reached (${err.code ?? err.message})`));
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.removeAllListeners('error');
+      resolve(s);
+    });
+  });
 }
 
 function dialDirect(d: Destination, opts: DialOptions): Promise<net.Socket> {

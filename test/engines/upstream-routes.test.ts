@@ -101,6 +101,29 @@ describe('routes through upstream chains', { skip }, () => {
     assert.ok(!rows.includes(PASS));
   });
 
+  test("plain HTTP goes to an HTTP last hop as a proxied request (absolute form, our Basic sign-in), so a proxy that tunnels only to 443 still carries it", async () => {
+    const strict = await startSquid({ auth: { user: USER, pass: PASS }, connectOnly443: true });
+    try {
+      await call(g, 'chains.add', { chain: { name: 'strict', hops: [hop('http', strict, true)] } });
+      await call(g, 'chains.add', { chain: { name: 'strict2', hops: [hop('socks5', socks), hop('http', strict, true)] } });
+      for (const chain of ['strict', 'strict2']) {
+        await routeAll(chain);
+        const r = await curl(['-x', g.proxy, `http://127.0.0.1:${originPort}/abs-${chain}`]);
+        assert.equal(r.stdout, `origin saw GET /abs-${chain}`, r.stderr);
+        const row = await g.waitForRow((x) => x.url.endsWith(`/abs-${chain}`));
+        assert.equal(row.chain, chain);
+        assert.equal(row.status, 200);
+      }
+      // a tunnel to another port is the upstream's to refuse: 502, naming the hop, and no failover
+      const s = await SocksClient.createConnection({ proxy: { host: '127.0.0.1', port: g.socksPort, type: 5 }, command: 'connect', destination: { host: '127.0.0.1', port: echo.port } }).catch((e: Error) => e);
+      assert.ok(s instanceof Error, 'squid refused the tunnel');
+      const row = await g.waitForRow((x) => x.service.startsWith('socks') && x.chain === 'strict2' && x.error !== '');
+      assert.match(row.error, /hop 2 \(http:\/\/alice@127\.0\.0\.1:\d+\)/);
+    } finally {
+      await strict.close();
+    }
+  });
+
   test('a wrong password at the hop fails the request with the hop named, and fails over to direct when the route says so', async () => {
     await call(g, 'chains.add', { chain: { name: 'badpass', hops: [{ ...hop('socks5', socksAuth, true), password: 'wrong' }] } });
     await routeAll('badpass');

@@ -153,11 +153,11 @@ export function have(path: string): boolean {
 /**
  * Squid as an HTTP CONNECT proxy (Debian package `squid`), in the foreground (-N) with a
  * generated config in a temp dir: no disk cache, logs and pid file in the temp dir, CONNECT
- * allowed to any port, and with `auth` Basic sign-in checked by basic_ncsa_auth against an
+ * allowed to any port (`connectOnly443`: to 443 only, as Squid's default), and with `auth` Basic sign-in checked by basic_ncsa_auth against an
  * APR1 password file made by `openssl passwd -apr1`. As root it drops to the `proxy` user.
  * Starts in about 0.1–0.5 s.
  */
-export async function startSquid(opts: { auth?: { user: string; pass: string } } = {}): Promise<Upstream> {
+export async function startSquid(opts: { auth?: { user: string; pass: string }; connectOnly443?: boolean } = {}): Promise<Upstream> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-squid-'));
   // squid (as `proxy` after dropping root) writes its logs here, and its helper reads the password file
   chmodSync(dir, 0o777);
@@ -173,6 +173,8 @@ export async function startSquid(opts: { auth?: { user: string; pass: string } }
     'shutdown_lifetime 0 seconds',
     'acl CONNECT method CONNECT',
   ];
+  // as Squid's own default configuration: tunnels to port 443 only
+  if (opts.connectOnly443) lines.push('acl SSL_ports port 443', 'http_access deny CONNECT !SSL_ports');
   if (process.getuid?.() === 0) lines.push('cache_effective_user proxy');
   if (opts.auth) {
     const hash = execFileSync('openssl', ['passwd', '-apr1', '-stdin'], { input: `${opts.auth.pass}\n` }).toString().trim();

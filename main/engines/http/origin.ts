@@ -8,7 +8,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { dial, openSocket, type Destination } from '../../net/dialer.js';
+import { dial, dialHttp, openSocket, type ChainConn, type Destination } from '../../net/dialer.js';
 import { copyOut, giveBack, sharedOnread } from '../../net/relay.js';
 import { ThrottleStream } from '../../policy/limits.js';
 import { BodyFramer, field, hasToken, parseResponseHead, responseFraming, type ResponseHead } from './codec.js';
@@ -36,6 +36,8 @@ export class OriginConn {
   /** the address it is connected to (a pooled connection serves only requests admitted for it) */
   addr = '';
   error: NodeJS.ErrnoException | null = null;
+  /** an upstream HTTP proxy this connection reaches: requests go to it in absolute form */
+  forward: ChainConn['proxy'] = null;
   constructor(
     /** through an upstream chain: a placeholder until the chain is up */
     public socket: net.Socket,
@@ -76,15 +78,26 @@ function writeRequest(ex: Exchange, o: OriginConn): void {
   const q = ex.upQueue;
   ex.upQueue = null;
   ex.upQueued = 0;
+  const head = o.forward ? absoluteForm(ex, o.forward.authorization) : ex.head;
   if (!q) {
-    s.write(ex.head, 'latin1');
+    s.write(head, 'latin1');
   } else {
     s.cork();
-    s.write(ex.head, 'latin1');
+    s.write(head, 'latin1');
     for (const b of q) writeUp(ex, o, b);
     s.uncork();
     if (!ex.client.detached) ex.client.socket.resume();
   }
+}
+
+/** The request head for an upstream HTTP proxy: the target in absolute form (RFC 9112 §3.2.2), and our sign-in there. */
+function absoluteForm(ex: Exchange, authorization: string | null): string {
+  const t = ex.target!;
+  const head = ex.head;
+  const sp = head.indexOf(' ');
+  const eol = head.indexOf('\r\n');
+  const line = `${head.slice(0, sp)} ${t.scheme}://${t.authority}${t.path} HTTP/1.1\r\n`;
+  return line + (authorization ? `Proxy-Authorization: ${authorization}\r\n` : '') + head.slice(eol + 2);
 }
 
 function dialOrigin(e: HttpEngine, key: string, ex: Exchange): OriginConn {
@@ -144,9 +157,13 @@ function dialOriginVia(e: HttpEngine, key: string, ex: Exchange, https: boolean)
     way = w;
     rec.set({ chain: w });
   };
-  dial(dest, { timeoutMs: e.limits.connectTimeoutMs, onWay }).then(
-    (raw) => {
+  const opts = { timeoutMs: e.limits.connectTimeoutMs, onWay };
+  // plain HTTP goes to an upstream HTTP proxy as a request of its own; anything else through a tunnel
+  const conn = https || ex.upgrade ? dial(dest, opts).then((socket): ChainConn => ({ socket, proxy: null })) : dialHttp(dest, opts);
+  conn.then(
+    ({ socket: raw, proxy }) => {
       if (placeholder.destroyed) return void raw.destroy();
+      o.forward = proxy;
       raw.setNoDelay(true);
       const socket = https ? tls.connect({ socket: raw, servername: net.isIP(dest.host) ? undefined : dest.host, ALPNProtocols: ['http/1.1'] }) : raw;
       o.socket = socket;
