@@ -8,6 +8,8 @@ import { SettingsView } from './views/Settings.js';
 import { UsersView } from './views/Users.js';
 import { RulesView } from './views/Rules.js';
 import { LogView } from './views/Log.js';
+import { MappingsView } from './views/Mappings.js';
+import { UpstreamView } from './views/Upstream.js';
 import { AuthScreen, LoadingScreen, UnreachableScreen } from './views/Screens.js';
 
 // the charts library is big: the Statistics page loads it when first opened
@@ -35,6 +37,8 @@ export function App() {
         )}
         {view === 'users' && <UsersView />}
         {view === 'rules' && <RulesView />}
+        {view === 'mappings' && <MappingsView />}
+        {view === 'upstream' && <UpstreamView />}
         {view === 'settings' && <SettingsView />}
       </main>
     </div>

@@ -64,9 +64,14 @@ const SOCKS4_GRANTED = 0x5a;
 
 /**
  * How a row's outcome reads: an HTTP status as it is; a SOCKS session as OK or the reply's name
- * (the log stores SOCKS5's REP, 0 for success, and SOCKS4's 90–93), never a bare 0 or 90.
+ * (the log stores SOCKS5's REP, 0 for success, and SOCKS4's 90–93), never a bare 0 or 90; a port
+ * mapping's connection (status 0) as OK, refused or ERR, as a SOCKS session.
  */
 export function outcomeOf(row: { service: string; status: number; allowed: boolean; error: string }): { text: string; cls: StatusClass; title: string } {
+  if (row.service === 'mapping') {
+    if (!row.allowed) return { text: 'refused', cls: 'client', title: row.error };
+    return row.error ? { text: 'ERR', cls: 'server', title: row.error } : { text: 'OK', cls: 'ok', title: 'forwarded' };
+  }
   if (!row.service.startsWith('socks')) {
     return row.status > 0 ? { text: String(row.status), cls: statusClass(row.status), title: '' } : { text: 'ERR', cls: 'none', title: row.error };
   }
@@ -88,4 +93,18 @@ export function statusClass(status: number): StatusClass {
   if (status >= 400 && status < 500) return 'client';
   if (status >= 500) return 'server';
   return 'none';
+}
+
+/** The way a logged request went out, from the row's chain ("" direct; "corp → direct" after a failover). */
+export function routeOfRow(chain: string): string {
+  if (!chain) return 'Direct';
+  const parts = chain.split(/\s*→\s*/);
+  const way = (p: string) => (p === 'direct' ? 'direct' : `through ${p}`);
+  if (parts.length === 1) return way(parts[0]!);
+  return `${parts.map(way).join(', then ')} (${parts.slice(0, -1).join(', ')} failed)`;
+}
+
+/** The service as the log shows it: "mapping:mail" for a port mapping's row. */
+export function serviceOfRow(row: { service: string; mapping: string }): string {
+  return row.service === 'mapping' && row.mapping ? `mapping:${row.mapping}` : row.service;
 }

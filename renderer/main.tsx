@@ -4,6 +4,8 @@ import { createRoot } from 'react-dom/client';
 import { App } from './App.js';
 import { appStore } from './store/hooks.js';
 import './styles.css';
+import './tunnels.css';
+import './tunnels-forms.css';
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -5,6 +5,7 @@
  * every request a rule could match, so it is never reached.
  */
 import type { RuleInput } from '../main/contract/index.js';
+import { servicesText } from './tunnels-text.js';
 
 /** Weekdays as the contract numbers them (0 = Sunday), in the order a week is shown (Monday first). */
 export const WEEK: Array<{ day: number; short: string; long: string }> = [
@@ -78,7 +79,7 @@ function limitsText(r: RuleInput): string {
 /** The rule in one line: action, who (and from where, over which proxy), where, when, limits. */
 export function summarizeRule(r: RuleInput): string {
   const action = r.action === 'allow' ? 'Allow' : 'Deny';
-  const via = r.services.length === 1 ? ` (${r.services[0] === 'http' ? 'HTTP' : 'SOCKS'} only)` : '';
+  const via = r.services.length ? ` (${servicesText(r.services)} only)` : '';
   const where = r.destinations.length ? list(r.destinations) : r.ports.trim() ? 'any host' : 'anywhere';
   const when = r.schedule ? `, ${formatDays(r.schedule.days)} ${r.schedule.from}–${r.schedule.to}` : '';
   return `${action} ${who(r)}${from(r.sources)}${via} → ${where}${portsText(r.ports)}${when}${limitsText(r)}`;

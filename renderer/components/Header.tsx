@@ -3,12 +3,14 @@ import { useApp } from '../store/hooks.js';
 import type { View } from '../store/ui.js';
 import { Logo } from './Logo.js';
 
-const TABS: Array<{ view: View; label: string }> = [
+const TABS: Array<{ view: View; label: string; title?: string }> = [
   { view: 'dashboard', label: 'Dashboard' },
   { view: 'log', label: 'Log' },
   { view: 'stats', label: 'Statistics' },
   { view: 'users', label: 'Users' },
   { view: 'rules', label: 'Rules' },
+  { view: 'mappings', label: 'Mappings', title: 'Port mappings' },
+  { view: 'upstream', label: 'Upstream', title: 'Upstream chains and routes' },
   { view: 'settings', label: 'Settings' },
 ];
 
@@ -32,6 +34,7 @@ export function Header() {
             key={t.view}
             type="button"
             className="tab"
+            title={t.title}
             aria-current={view === t.view ? 'page' : undefined}
             onClick={() => setView(t.view)}
           >

@@ -4,10 +4,12 @@
  * rules by the gateway itself. The answer names the rule that decided, which
  * the rule list highlights; built-in gates (allowed sources, CONNECT ports)
  * and the default action are named in words, with where to change them.
+ * An allowed request's answer also says which way it would go out: through
+ * which chain (the route list highlights the route), or direct.
  */
 import { useState, type ReactNode } from 'react';
 import { useApp } from '../store/hooks.js';
-import type { RuleTestInput } from '../store/rules.js';
+import { staleCause, type RuleTestInput } from '../store/rules.js';
 import { Segmented } from './Segmented.js';
 
 function toLocalInput(ms: number): string {
@@ -48,6 +50,7 @@ function Decider() {
   const rules = useApp((s) => s.rules);
   const defaultAction = useApp((s) => s.defaultAction);
   const setView = useApp((s) => s.setView);
+  const cause = useApp((s) => (s.ruleTest.stale ? staleCause(s) : 'rules'));
   const r = test.result;
   if (!r) return null;
   const index = r.ruleId === null ? -1 : rules.findIndex((x) => x.id === r.ruleId);
@@ -99,7 +102,7 @@ function Decider() {
           {test.input.host}:{test.input.port} · {formatWhen(test.input.time)}
         </p>
       )}
-      {test.stale && <p className="decision-stale">The rules or routes changed since this answer. Check again.</p>}
+      {test.stale && <p className="decision-stale">The {cause} changed since this answer. Check again.</p>}
     </div>
   );
 }
@@ -128,7 +131,8 @@ export function RuleTester() {
     if (timed && !Number.isFinite(when)) return setProblem('Pick a date and time, or untick “At another time”.');
     setProblem(null);
     const input: RuleTestInput = { service, clientAddr: client.trim(), host: host.trim(), port: p };
-    if (user) input.user = user;
+    // nobody signs in to a port mapping
+    if (user && service !== 'mapping') input.user = user;
     if (when !== undefined) input.time = when;
     void testRule(input);
   };
@@ -146,9 +150,9 @@ export function RuleTester() {
         }}
       >
         <div className="field">
-          <span className="field-label">Proxy</span>
+          <span className="field-label">Service</span>
           <Segmented
-            label="Proxy"
+            label="Service"
             value={service}
             options={[
               { value: 'http', label: 'HTTP/HTTPS' },
@@ -164,7 +168,14 @@ export function RuleTester() {
         </div>
         <div className="field">
           <label htmlFor="test-user">Signed in as</label>
-          <select id="test-user" className="input select" value={user} onChange={(e) => setUser(e.target.value)}>
+          <select
+            id="test-user"
+            className="input select"
+            value={service === 'mapping' ? '' : user}
+            disabled={service === 'mapping'}
+            title={service === 'mapping' ? 'Nobody signs in to a port mapping' : undefined}
+            onChange={(e) => setUser(e.target.value)}
+          >
             <option value="">Nobody (not signed in)</option>
             {users.map((u) => (
               <option key={u.name} value={u.name}>

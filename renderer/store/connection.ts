@@ -70,6 +70,9 @@ export function createConnectionSlice(
       case 'rules':
         void get().loadRules();
         break;
+      case 'tunnels':
+        void get().loadTunnels();
+        break;
     }
   };
 
@@ -84,6 +87,7 @@ export function createConnectionSlice(
       void get().loadSettings();
       void get().loadUsers();
       void get().loadRules();
+      void get().loadTunnels();
     }
   };
 
@@ -117,7 +121,7 @@ export function createConnectionSlice(
       cleanups.push(() => clearInterval(t));
     }
     set({ phase: 'ready', phaseError: null });
-    await Promise.all([get().loadSettings(), get().loadRecentLog(), get().loadUsers(), get().loadRules()]);
+    await Promise.all([get().loadSettings(), get().loadRecentLog(), get().loadUsers(), get().loadRules(), get().loadTunnels()]);
   };
 
   return {

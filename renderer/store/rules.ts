@@ -5,9 +5,9 @@
  * decided (the list highlights it). Reloaded on `rules` events; a tester
  * answer given before the rules changed is marked stale rather than dropped.
  */
-import type { DecisionData, Input, Rule, RuleInput } from '../../main/contract/index.js';
+import type { DecisionWithRoute, Input, Rule, RuleInput } from '../../main/contract/index.js';
 import { toUiError, type UiError } from './errors.js';
-import type { SliceDeps } from './types.js';
+import type { AppState, SliceDeps } from './types.js';
 import type { Outcome } from './users.js';
 
 export type RuleAction = 'allow' | 'deny';
@@ -16,11 +16,12 @@ export type RuleTestInput = Input<'rules.test'>;
 export interface RuleTestState {
   pending: boolean;
   input: RuleTestInput | null;
-  result: DecisionData | null;
+  /** the decision, and for an allowed request the route it would take */
+  result: DecisionWithRoute | null;
   error: UiError | null;
-  /** the rules changed after this answer was given */
+  /** the rules (or the routes) changed after this answer was given */
   stale: boolean;
-  /** the rules and default action the answer was given for */
+  /** the rules, default action, routes and chains the answer was given for */
   basis: string;
 }
 
@@ -49,7 +50,14 @@ export interface RulesSlice {
 
 const NO_TEST: RuleTestState = { pending: false, input: null, result: null, error: null, stale: false, basis: '' };
 
-const basisOf = (rules: Rule[], defaultAction: RuleAction | null) => JSON.stringify([rules, defaultAction]);
+/** what a tester answer depends on: the rules, the default action, and the routes and chains it names */
+export const testBasis = (s: Pick<AppState, 'rules' | 'defaultAction' | 'routes' | 'chains'>) => JSON.stringify([s.rules, s.defaultAction, s.routes, s.chains]);
+
+/** What changed since a stale answer: the rules (or the default action), or only the routes and chains. */
+export function staleCause(s: Pick<AppState, 'rules' | 'defaultAction' | 'ruleTest'>): 'rules' | 'routes' {
+  const [rules, defaultAction] = JSON.parse(s.ruleTest.basis || '[]') as [unknown, unknown];
+  return JSON.stringify([rules, defaultAction]) === JSON.stringify([s.rules, s.defaultAction]) ? 'routes' : 'rules';
+}
 
 export function createRulesSlice({ set, get, call }: SliceDeps): RulesSlice {
   /** a change from the list: one at a time, the list reloaded afterwards either way */
@@ -81,7 +89,7 @@ export function createRulesSlice({ set, get, call }: SliceDeps): RulesSlice {
       try {
         const { rules, defaultAction } = await call('rules.list', {});
         const t = get().ruleTest;
-        const stale = t.result !== null && basisOf(rules, defaultAction) !== t.basis;
+        const stale = t.result !== null && testBasis({ ...get(), rules, defaultAction }) !== t.basis;
         set({
           rules,
           defaultAction,
@@ -151,7 +159,7 @@ export function createRulesSlice({ set, get, call }: SliceDeps): RulesSlice {
       set({ ruleTest: { ...get().ruleTest, pending: true, input, error: null } });
       try {
         const result = await call('rules.test', input);
-        const basis = basisOf(get().rules, get().defaultAction);
+        const basis = testBasis(get());
         set({ ruleTest: { pending: false, input, result, error: null, stale: false, basis } });
       } catch (e) {
         set({ ruleTest: { ...NO_TEST, input, error: toUiError(e) } });

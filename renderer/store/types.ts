@@ -14,6 +14,7 @@ import type { RulesSlice } from './rules.js';
 import type { ConnectionsSlice } from './connections.js';
 import type { ViewerSlice } from './viewer.js';
 import type { StatsSlice } from './stats.js';
+import type { TunnelsSlice } from './tunnels.js';
 
 export type AppState = ConnectionSlice &
   StatusSlice &
@@ -24,7 +25,8 @@ export type AppState = ConnectionSlice &
   RulesSlice &
   ConnectionsSlice &
   ViewerSlice &
-  StatsSlice;
+  StatsSlice &
+  TunnelsSlice;
 
 export type CallFn = <M extends MethodName>(method: M, input: Input<M>) => Promise<Output<M>>;
 

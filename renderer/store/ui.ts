@@ -1,7 +1,7 @@
 /** Which page is shown, and which setting to focus when a hint sends the user there. */
 import type { SliceDeps } from './types.js';
 
-export type View = 'dashboard' | 'log' | 'stats' | 'users' | 'rules' | 'settings';
+export type View = 'dashboard' | 'log' | 'stats' | 'users' | 'rules' | 'mappings' | 'upstream' | 'settings';
 
 export interface UiSlice {
   view: View;

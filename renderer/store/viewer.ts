@@ -29,7 +29,7 @@ export const MAX_PAGES = 150;
 /** live rows kept above the snapshot before the view is reloaded */
 export const MAX_LIVE = 5000;
 
-export const LOG_COLUMNS = ['time', 'client', 'user', 'service', 'method', 'url', 'status', 'bytes', 'duration', 'rule'] as const;
+export const LOG_COLUMNS = ['time', 'client', 'user', 'service', 'method', 'url', 'status', 'bytes', 'duration', 'rule', 'chain'] as const;
 export type LogColumn = (typeof LOG_COLUMNS)[number];
 
 export interface ViewerSlice {
@@ -121,6 +121,7 @@ const DEFAULT_COLUMNS: Record<LogColumn, boolean> = {
   bytes: true,
   duration: true,
   rule: false,
+  chain: false,
 };
 
 function loadColumns(): Record<LogColumn, boolean> {

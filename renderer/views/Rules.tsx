@@ -1,8 +1,9 @@
 /**
  * Rules: the ordered list (first match wins) with enable switch, action badge,
  * the rule in one line, move up/down, edit and delete; the default action
- * under it; the tester beside it, whose answer highlights the deciding rule;
- * and the open connections, which rule changes leave running.
+ * under it; the tester beside it, whose answer highlights the deciding rule,
+ * and the routes in short; and the open connections, which rule changes
+ * leave running.
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { Rule } from '../../main/contract/index.js';
@@ -16,6 +17,7 @@ import { Segmented } from '../components/Segmented.js';
 import { Toggle } from '../components/Toggle.js';
 import { shadowOf, sourcesText, summarizeRule } from '../rules-text.js';
 import { Summary } from '../components/Summary.js';
+import { RoutesSummary } from '../components/tunnels/RoutesSummary.js';
 
 type Dialog = { kind: 'edit'; rule: Rule | null } | { kind: 'delete'; rule: Rule };
 
@@ -276,6 +278,7 @@ export function RulesView() {
         </section>
         <aside className="rules-side">
           <RuleTester />
+          <RoutesSummary />
         </aside>
         <div className="rules-conns">
           <LiveConnections />

@@ -297,7 +297,14 @@ test('the tester keeps the answer and the rule that decided; a rules change mark
   let t = store.getState().ruleTest;
   assert.equal(t.pending, false);
   assert.deepEqual(t.input, input);
-  assert.deepEqual(t.result, { allow: true, rule: 'Local network', ruleId: local!.id, reason: 'allowed by rule "Local network"' });
+  assert.deepEqual(t.result, {
+    allow: true,
+    rule: 'Local network',
+    ruleId: local!.id,
+    reason: 'allowed by rule "Local network"',
+    // an allowed request's answer says which way it goes out
+    route: { routeId: null, chain: null, fallback: 'fail', text: 'direct (no route matches)' },
+  });
   assert.equal(t.stale, false);
 
   await store.getState().loadRules();

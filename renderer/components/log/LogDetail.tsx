@@ -1,7 +1,7 @@
 /** The selected row in full, with one-click filters by its client, user and host. */
 import type { LogRow } from '../../../main/contract/index.js';
 import { useApp } from '../../store/hooks.js';
-import { formatBytes, formatDuration } from '../../format.js';
+import { formatBytes, formatDuration, routeOfRow, serviceOfRow } from '../../format.js';
 import { Outcome } from './LogTable.js';
 import { CopyButton } from '../CopyButton.js';
 
@@ -69,7 +69,12 @@ export function LogDetail({ row }: { row: LogRow }) {
             </button>
           )}
         </Field>
-        <Field label="Service">{row.service}</Field>
+        <Field label="Service" testId="lv-detail-service">
+          {serviceOfRow(row)}
+        </Field>
+        <Field label="Route" testId="lv-detail-route">
+          {routeOfRow(row.chain)}
+        </Field>
         <Field label="Decision">
           {row.allowed ? 'allowed' : <b className="lv-denied-text">denied</b>}
           {row.rule ? <> by rule “{row.rule}”</> : null}

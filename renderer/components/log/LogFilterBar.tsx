@@ -26,6 +26,7 @@ const CLASSES: Array<{ id: StatusClass; label: string; tone: string }> = [
 const SERVICES = [
   { id: 'http', label: 'HTTP' },
   { id: 'socks', label: 'SOCKS' },
+  { id: 'mapping', label: 'Mapping' },
 ];
 
 function toggle<T>(list: readonly T[] | undefined, v: T): T[] {

@@ -20,7 +20,7 @@ import {
 import type { LogRow, LogSort } from '../../../main/contract/index.js';
 import { useApp } from '../../store/hooks.js';
 import { LOG_COLUMNS, rowAt, viewLength, type LogColumn } from '../../store/viewer.js';
-import { formatBytes, formatDuration, outcomeOf } from '../../format.js';
+import { formatBytes, formatDuration, outcomeOf, routeOfRow, serviceOfRow } from '../../format.js';
 
 export const ROW_H = 28;
 /** browsers stop growing an element near 33.5 million pixels */
@@ -40,6 +40,7 @@ const LABELS: Record<LogColumn, string> = {
   bytes: 'Bytes ↑ / ↓',
   duration: 'Duration',
   rule: 'Rule',
+  chain: 'Route',
 };
 export const COLUMN_LABELS = LABELS;
 
@@ -47,13 +48,14 @@ const SIZES: Record<LogColumn, number> = {
   time: 150,
   client: 130,
   user: 90,
-  service: 70,
+  service: 96,
   method: 80,
   url: 420,
   status: 118,
   bytes: 130,
   duration: 86,
   rule: 120,
+  chain: 110,
 };
 
 const SORT_OF: Partial<Record<LogColumn, LogSort>> = { time: 'time', bytes: 'bytes', duration: 'duration' };
@@ -96,7 +98,12 @@ function Cell({ col, row }: { col: LogColumn; row: LogRow }) {
         <span className="lv-none">—</span>
       );
     case 'service':
-      return <span className="lv-service">{row.service}</span>;
+      return (
+        <span title={serviceOfRow(row)}>
+          <span className="lv-service">{row.service}</span>
+          {row.service === 'mapping' && row.mapping && <span className="lv-mapping">:{row.mapping}</span>}
+        </span>
+      );
     case 'method':
       return <span className="method">{row.method}</span>;
     case 'url': {
@@ -130,6 +137,14 @@ function Cell({ col, row }: { col: LogColumn; row: LogRow }) {
       return <span className="mono lv-num">{formatDuration(row.durationMs)}</span>;
     case 'rule':
       return <span className="lv-rule">{row.rule || '—'}</span>;
+    case 'chain':
+      return row.chain ? (
+        <span className="lv-rule" title={routeOfRow(row.chain)}>
+          {row.chain}
+        </span>
+      ) : (
+        <span className="lv-none">direct</span>
+      );
   }
 }
 
