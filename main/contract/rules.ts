@@ -79,6 +79,8 @@ export type DecisionData = z.infer<typeof DecisionSchema>;
 
 export const RuleTestInputSchema = z.object({
   service: z.enum(RULE_SERVICES),
+  /** service "mapping": which port mapping (rules may name it as mapping:NAME) */
+  mapping: z.string().max(64).optional(),
   clientAddr: z.string().min(1),
   user: z.string().optional(),
   host: z.string().min(1),

@@ -57,6 +57,8 @@ export async function putInForce(ctx: ControlContext, prev: Settings, next: Sett
     await ctx.live?.apply(next);
   } finally {
     if (JSON.stringify(prev) !== JSON.stringify(next)) ctx.emit({ type: 'settings', settings: next });
+    // port mappings listen only while sharing is on, where the proxies listen: their state changed
+    if (prev['sharing.enabled'] !== next['sharing.enabled'] || JSON.stringify(prev.listen) !== JSON.stringify(next.listen)) ctx.emit({ type: 'tunnels' });
     if (ctx.live) ctx.emit({ type: 'status', status: ctx.live.status() });
   }
 }

@@ -151,7 +151,9 @@ export class TunnelsRepo {
     const low = c.name.toLowerCase();
     const using = this.routes().filter((r) => r.chain.toLowerCase() === low || r.fallback.toLowerCase() === low);
     if (using.length) {
-      throw new GatehouseError('E_VALIDATION', `chain "${c.name}" is used by route${using.length === 1 ? '' : 's'} ${using.map((r) => r.id).join(', ')}; remove or change ${using.length === 1 ? 'that route' : 'those routes'} first`);
+      const all = this.routes().map((r) => r.id);
+      const where = using.map((r) => `#${all.indexOf(r.id) + 1}`).join(', ');
+      throw new GatehouseError('E_VALIDATION', `chain "${c.name}" is used by the route${using.length === 1 ? '' : 's'} at position ${where}; remove or change ${using.length === 1 ? 'that route' : 'those routes'} first`);
     }
     this.db.prepare('DELETE FROM chains WHERE name = ?').run(c.name);
     return c.name;
@@ -232,16 +234,17 @@ export class TunnelsRepo {
   }
 }
 
-/** Hops as stored: a hop given without a password keeps the one it had (same place, host and user). */
+/** Hops as stored: a hop given without a password keeps the one it had (same kind, host, port and user, wherever it moved). */
 function toData(c: ChainInput, before: readonly ChainData['hops'][number][]): ChainData {
   return {
     name: c.name,
     resolve: c.resolve,
     note: c.note,
     hops: c.hops.map((h: HopInput, i) => {
-      const old = before[i];
       const user = h.user ? h.user : null;
-      const keep = h.password === undefined && old && old.host === h.host && old.port === h.port && old.user === user;
+      const host = h.host.replace(/^\[|\]$/g, '').toLowerCase();
+      const old = before.find((o) => o.kind === h.kind && o.host === host && o.port === h.port && o.user === user);
+      const keep = h.password === undefined && old;
       const password = keep ? old.password : h.password ? h.password : null;
       if (h.kind === 'socks4a' && password) throw new GatehouseError('E_VALIDATION', `hop ${i + 1}: SOCKS4a has a user id but no password; use socks5 for a password`);
       if (h.kind !== 'socks4a' && password && !user) throw new GatehouseError('E_VALIDATION', `hop ${i + 1}: a password needs a user name`);

@@ -225,7 +225,7 @@ describe('gatehouse chains', { concurrency: 4 }, () => {
     assert.equal((await cli(dir, ['routes', 'add', '--chain', 'corp'])).code, 0);
     const used = await cli(dir, ['chains', 'remove', 'corp']);
     assert.equal(used.code, 1);
-    assert.match(used.stderr, /chain "corp" is used by route 1/);
+    assert.match(used.stderr, /chain "corp" is used by the route at position #1/);
     assert.equal((await cli(dir, ['routes', 'remove', '1'])).code, 0);
     const rm = await cli(dir, ['chains', 'remove', 'corp']);
     assert.equal(rm.code, 0, rm.stderr);

@@ -114,3 +114,29 @@ test('a chain that resolves locally, and direct traffic, look names up here', as
   assert.ok(d.ok && !d.dest.via);
   assert.deepEqual(direct.lookups, ['www.example']);
 });
+
+test('the rule tester takes a mapping by name: a rule for mapping:NAME decides, nobody signs in', async () => {
+  const { openControl } = await import('../../main/control/open.js');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'gh-routes-'));
+  const oc = openControl(dir, 'test');
+  try {
+    const ok = async (m: string, input: unknown) => {
+      const r = await oc.control.call(m as never, input as never);
+      if (!r.ok) throw new Error(r.error.message);
+      return r.value as { allow: boolean; rule: string };
+    };
+    await ok('settings.update', { changes: { 'socks.login': 'required' } });
+    await ok('rules.add', { rule: { ...EMPTY_RULE, name: 'no imap', action: 'deny', services: ['mapping:imap'] }, position: 0 });
+    const imap = await ok('rules.test', { service: 'mapping', mapping: 'imap', clientAddr: '192.168.1.5', host: '192.0.2.1', port: 143 });
+    assert.equal(imap.allow, false);
+    assert.equal(imap.rule, 'no imap');
+    const pop = await ok('rules.test', { service: 'mapping', mapping: 'pop', clientAddr: '192.168.1.5', host: '192.0.2.1', port: 110 });
+    assert.equal(pop.allow, true, JSON.stringify(pop));
+  } finally {
+    await oc.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

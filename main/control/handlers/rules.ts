@@ -29,10 +29,11 @@ export function rulesHandlers(ctx: ControlContext): Pick<Handlers, RuleMethods> 
       changed(null);
       return { defaultAction: ctx.config.settings['access.defaultAction'] };
     },
-    'rules.test': ({ service, clientAddr, user, host, port, time, method }): DecisionData | Promise<DecisionData> => {
+    'rules.test': ({ service, mapping, clientAddr, user, host, port, time, method }): DecisionData | Promise<DecisionData> => {
       const settings = ctx.config.settings;
       let groups: string[] = [];
-      const login = service === 'http' ? settings['http.login'] : settings['socks.login'];
+      // nobody signs in to a port mapping: its rules see the client's address alone
+      const login = service === 'http' ? settings['http.login'] : service === 'socks' ? settings['socks.login'] : 'off';
       if (user) {
         const wanted = user.toLowerCase();
         const u = users.list().find((x) => x.name.toLowerCase() === wanted);
@@ -46,8 +47,8 @@ export function rulesHandlers(ctx: ControlContext): Pick<Handlers, RuleMethods> 
         return { allow: false, rule: 'login', ruleId: null, reason: `the ${service === 'http' ? 'HTTP' : 'SOCKS'} proxy requires sign-in (${service}.login is "required")` };
       }
       // an HTTPS site through the HTTP proxy is a CONNECT tunnel
-      const m = method ?? (service === 'http' ? (port === 443 ? 'CONNECT' : 'GET') : 'CONNECT');
-      const input = { service, clientAddr, user, groups, host, port, method: m, time };
+      const m = method ?? (service === 'http' ? (port === 443 ? 'CONNECT' : 'GET') : service === 'mapping' ? 'TCP' : 'CONNECT');
+      const input = { service, mapping, clientAddr, user, groups, host, port, method: m, time };
       const at = time ?? Date.now();
       const d = ctx.policy.decide(input);
       const route = ctx.router.pick(input, null, at);

@@ -37,6 +37,8 @@ export function usersHandlers(ctx: ControlContext): Pick<Handlers, UserMethods> 
 function assertNoRoute(ctx: ControlContext, kind: 'user' | 'group', name: string): void {
   const using = ctx.tunnels.naming(kind, name);
   if (using.length) {
-    throw new GatehouseError('E_VALIDATION', `${kind} "${name}" is named by route${using.length === 1 ? '' : 's'} ${using.map((r) => r.id).join(', ')}; change or remove ${using.length === 1 ? 'that route' : 'those routes'} first`);
+    const all = ctx.tunnels.routes().map((r) => r.id);
+    const where = using.map((r) => `#${all.indexOf(r.id) + 1}`).join(', ');
+    throw new GatehouseError('E_VALIDATION', `${kind} "${name}" is named by the route${using.length === 1 ? '' : 's'} at position ${where}; change or remove ${using.length === 1 ? 'that route' : 'those routes'} first`);
   }
 }
