@@ -110,8 +110,9 @@ export class Admission {
     const first = policy.decide(input);
     if (!first.allow) return cb(this.refused(rec, first));
     const route = router.empty ? undefined : router.pick(input, null, time);
-    if (route?.chain?.resolve === 'remote' && first.pending) {
-      // the last hop looks the name up (no DNS query from this PC) unless a rule needs its address
+    if (route?.chain?.resolve === 'remote' && first.pending && !policy.isThisPc(route.chain.hops[route.chain.hops.length - 1]!.host)) {
+      // the last hop looks the name up (no DNS query from this PC) unless a rule needs its address;
+      // a last hop on this PC would reach this PC by the name: then it is looked up and decided here
       const d = policy.decide({ ...input, remote: true });
       if (!d.pending) {
         if (!d.allow) return cb(this.refused(rec, d));

@@ -70,6 +70,8 @@ export interface SelfInfo {
 export interface Policy {
   /** the source gate alone: may this client use the proxies at all? */
   admitsSource(clientAddr: string): boolean;
+  /** whether a host (an upstream hop's) is this PC: a name it looks up is then looked up here */
+  isThisPc(host: string): boolean;
   decide(input: DecideInput): Decision;
 }
 
@@ -164,6 +166,12 @@ export class GatewayPolicy implements Policy {
 
   admitsSource(clientAddr: string): boolean {
     return this.sources.has(clientAddr);
+  }
+
+  isThisPc(host: string): boolean {
+    const h = host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+    if (h === 'localhost' || h.endsWith('.localhost')) return true;
+    return this.addr(h).self;
   }
 
   private addr(text: string): { a: IpAddr | null; self: boolean } {

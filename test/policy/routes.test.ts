@@ -93,6 +93,23 @@ test('through a chain that resolves remotely, the name goes to the last hop: no 
   assert.deepEqual(lookups, []);
 });
 
+test('a last hop on this PC would reach this PC by the name: the name is looked up and decided here', async () => {
+  const localHop: ChainData = { name: 'corp', resolve: 'remote', note: '', hops: [{ kind: 'socks5', host: 'localhost', port: 1080, user: null, password: null }] };
+  const lookups: string[] = [];
+  const a = new Admission({
+    policy: new GatewayPolicy(DEFAULT_SETTINGS, [{ ...EMPTY_RULE, id: 1, name: 'lan', sources: ['192.168.0.0/16'] } as Rule]),
+    auth: new Authenticator(() => [], { freeFailures: 5, forgetMs: 1000, maxDelayMs: 1000 }),
+    limiter: new Limiter(),
+    resolver: { resolve: (h, cb) => (lookups.push(h), cb(null, ['127.0.0.1'])), stats: () => ({ hits: 0, misses: 0, entries: 0, hitRatio: 0 }) },
+    recorder: createRecorder(() => {}),
+    router: new Router([route({ chain: 'corp' })], [localHop]),
+  });
+  const v = await new Promise<Verdict>((resolve) => a.decide({ service: 'socks', clientAddr: '192.168.1.5', host: 'sneaky.example', port: 22, method: 'CONNECT' }, null, resolve));
+  assert.deepEqual(lookups, ['sneaky.example']);
+  assert.equal(v.ok, false);
+  assert.ok(!v.ok && v.why === 'denied' && v.decision.rule === 'gateway-itself');
+});
+
 test('a rule that needs the address makes this PC look the name up, and the decided address is what the chain is asked for', async () => {
   const rules = [{ ...EMPTY_RULE, id: 1, name: 'no docs net', action: 'deny', destinations: ['198.51.100.0/24'] } as Rule, { ...EMPTY_RULE, id: 2, name: 'lan', sources: ['192.168.0.0/16'] } as Rule];
   const { decide, lookups } = admission(rules, [route({ chain: 'corp' })]);

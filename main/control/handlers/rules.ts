@@ -54,7 +54,8 @@ export function rulesHandlers(ctx: ControlContext): Pick<Handlers, RuleMethods> 
       const route = ctx.router.pick(input, null, at);
       const withRoute = (x: DecisionData, r = route): DecisionData => (x.allow && r ? { ...x, route: describeRoute(r) } : x);
       if (!d.allow) return { allow: d.allow, rule: d.rule, ruleId: d.ruleId, reason: d.reason };
-      if (route?.chain?.resolve === 'remote' && d.pending) {
+      const last = route?.chain?.hops[route.chain.hops.length - 1];
+      if (route?.chain?.resolve === 'remote' && last && !ctx.policy.isThisPc(last.host) && d.pending) {
         // the chain's last hop looks the name up: the rules decide on the name alone where they can
         const r = ctx.policy.decide({ ...input, remote: true });
         if (!r.pending) return withRoute({ allow: r.allow, rule: r.rule, ruleId: r.ruleId, reason: r.reason });
