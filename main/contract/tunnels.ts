@@ -251,9 +251,16 @@ export function hopText(h: { kind: HopKind; host: string; port: number; user?: s
   return `${h.kind}://${user}${formatHostPort(h.host, h.port)}`;
 }
 
+/** a host that is this PC by its name or loopback address (its LAN addresses are known only to the gateway) */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h.endsWith('.localhost') || /^127\./.test(h) || h === '::1';
+}
+
 export function resolvesAt(c: Pick<ChainData, 'resolve' | 'hops'>): string {
   if (c.resolve === 'local') return 'names are looked up on this PC, and the address is sent to the chain';
   const last = c.hops[c.hops.length - 1];
+  if (last && isLoopbackHost(last.host)) return 'the last hop runs on this PC, so names are looked up and decided on this PC, and the address is sent to the chain';
   return `names are looked up by the last hop (${last ? hopText(last) : '?'}): this PC sends no DNS query for them`;
 }
 

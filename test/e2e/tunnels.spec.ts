@@ -192,7 +192,7 @@ test('a chain with a SOCKS5 hop keeps its password out of the page; its check na
 
   const chain = page.locator('[data-testid="chain-row"][data-chain="corp"]');
   await expect(chain.getByTestId('hop')).toHaveText(new RegExp(`socks5://alice@127\\.0\\.0\\.1:${closed}\\s*password saved`));
-  await expect(chain).toContainText('Names are looked up by the last hop');
+  await expect(chain).toContainText('The last hop runs on this PC, so names are looked up and decided on this PC');
 
   // after a reload, neither the page nor the edit dialog holds the password
   await page.reload();
@@ -214,25 +214,26 @@ test('a chain with a SOCKS5 hop keeps its password out of the page; its check na
   await expect(check).toContainText(`socks5://alice@127.0.0.1:${closed}`);
   await expect(check.locator('.hop-check-error')).not.toBeEmpty();
 
-  // a route for *.example.com through corp, direct when corp is down
+  // a route for 192.0.2.0/24 through corp, direct when corp is down
   await page.getByRole('button', { name: 'Add route' }).click();
   const routeEditor = page.getByTestId('route-editor');
   await expect(routeEditor.getByLabel('Go out')).toHaveValue('corp');
   await routeEditor.getByLabel('When the chain is down').selectOption('direct');
-  await routeEditor.getByLabel('Destinations').fill('*.example.com ');
-  await expect(routeEditor.getByTestId('route-preview')).toHaveText('Through corp: everyone → *.example.com; when corp is down it goes direct');
+  await routeEditor.getByLabel('Destinations').fill('192.0.2.0/24 ');
+  await expect(routeEditor.getByTestId('route-preview')).toHaveText('Through corp: everyone → 192.0.2.0/24; when corp is down it goes direct');
   await routeEditor.getByRole('button', { name: 'Add route' }).click();
   await expect(routeEditor).toBeHidden();
   const route = page.getByTestId('route-row');
   await expect(route).toHaveCount(1);
-  await expect(route).toContainText('everyone → *.example.com');
+  await expect(route).toContainText('everyone → 192.0.2.0/24');
   await expect(route).toContainText('When corp is down: it goes direct.');
   await expect(chain).toContainText('used by 1 route');
 
   // the tester on this page says which way a request goes, and marks the route
   const tester = page.getByTestId('rule-tester');
   await tester.getByLabel('Device address').fill('127.0.0.1');
-  await tester.getByLabel('Host').fill('www.example.com');
+  // (the hop runs on this PC, so names would be looked up here, and this machine has no DNS)
+  await tester.getByLabel('Host').fill('192.0.2.10');
   await tester.getByLabel('Port').fill('443');
   await tester.getByRole('button', { name: 'Check' }).click();
   await expect(tester.getByTestId('rule-test-result')).toContainText('Allowed');
@@ -246,7 +247,7 @@ test('a chain with a SOCKS5 hop keeps its password out of the page; its check na
   await expect(tester.getByTestId('rule-test-result')).toContainText('Allowed');
   await expect(tester.getByTestId('rule-test-route')).toContainText('direct (no route matches)');
   await nav(page, 'Rules').click();
-  await expect(page.getByTestId('routes-summary')).toContainText('everyone → *.example.com goes through corp');
+  await expect(page.getByTestId('routes-summary')).toContainText('everyone → 192.0.2.0/24 goes through corp');
   expect(await page.content()).not.toContain(HOP_PASSWORD);
   expect(errors, 'no page errors').toEqual([]);
 });
