@@ -4,7 +4,7 @@
  * first hop and, on that one socket, asks each hop in turn to connect to the
  * next and the last to the destination, then hands the socket over carrying the
  * destination's byte stream. `checkChain` is its health check. This module owns
- * the hop URLs (`parseHopUrl`, `hopUrl`) and the one error a chain fails with,
+ * the hop as text (`hopUrl`; hop URLs are parsed in contract/hop-url.ts) and the one error a chain fails with,
  * `HopError`, which names the hop that failed and never a password. The bytes of
  * each handshake are built and read by the sans-IO code in hops.ts.
  */
@@ -60,81 +60,6 @@ export class HopError extends Error {
 export function hopUrl(h: Hop): string {
   const user = h.user ? `${encodeURIComponent(h.user)}@` : '';
   return `${h.kind}://${user}${authority(h)}`;
-}
-
-const SCHEMES: Record<string, HopKind> = { http: 'http', socks4a: 'socks4a', socks5: 'socks5', socks5h: 'socks5' };
-const SCHEME_HINTS: Record<string, string> = {
-  https: 'a TLS connection to the proxy is not supported; use http:// (CONNECT still carries TLS end to end)',
-  socks4: 'use socks4a:// (it speaks plain SOCKS4 to IPv4 addresses)',
-  socks: 'say which version: socks5:// or socks4a://',
-};
-
-/** The line with its password (if any) replaced by "***", for quoting in messages. */
-function masked(line: string): string {
-  const s = line.indexOf('://');
-  const at = line.lastIndexOf('@');
-  if (s < 0 || at < s) return line;
-  const colon = line.indexOf(':', s + 3);
-  return colon >= 0 && colon < at ? `${line.slice(0, colon + 1)}***${line.slice(at)}` : line;
-}
-
-/**
- * Parses "http://[user:pass@]host:port", "socks4a://[user@]host:port" or
- * "socks5://[user:pass@]host:port" (socks5h:// is read as socks5://: names always go to the
- * proxy). User and password are percent-decoded; an IPv6 host goes in brackets. Throws an
- * Error whose message quotes the line (its password masked) and says what is wrong.
- */
-export function parseHopUrl(text: string): Hop {
-  const line = text.trim();
-  const bad = (what: string): Error => new Error(`upstream proxy "${masked(line)}": ${what}`);
-  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(line);
-  if (!m) throw bad('not a proxy URL (write scheme://host:port, e.g. socks5://proxy.example:1080)');
-  const scheme = m[1]!.toLowerCase();
-  const kind = SCHEMES[scheme];
-  if (!kind) throw bad(`unknown scheme "${scheme}"${SCHEME_HINTS[scheme] ? `: ${SCHEME_HINTS[scheme]}` : ' (use http://, socks4a:// or socks5://)'}`);
-  const rest = m[2]!.endsWith('/') ? m[2]!.slice(0, -1) : m[2]!;
-  const at = rest.lastIndexOf('@');
-  const userinfo = at >= 0 ? rest.slice(0, at) : null;
-  const hostport = rest.slice(at + 1);
-  if (/[/?#\s]/.test(hostport)) throw bad('only scheme://host:port is allowed (no path, query or spaces)');
-
-  let user: string | null = null;
-  let password: string | null = null;
-  if (userinfo !== null) {
-    const colon = userinfo.indexOf(':');
-    const decode = (s: string, what: string) => {
-      try {
-        return decodeURIComponent(s);
-      } catch {
-        throw bad(`the ${what} has a bad percent-encoding`);
-      }
-    };
-    user = decode(colon >= 0 ? userinfo.slice(0, colon) : userinfo, 'user name');
-    password = colon >= 0 ? decode(userinfo.slice(colon + 1), 'password') : null;
-    if (user === '') throw bad('the user name before "@" is empty');
-    if (kind === 'socks4a' && password !== null) throw bad('SOCKS4a has no passwords (it sends only a user id): remove ":password"');
-    if (kind === 'http' && user.includes(':')) throw bad('a user name for an HTTP proxy cannot contain ":" (RFC 7617)');
-    if (kind === 'socks5' && (Buffer.byteLength(user) > 255 || Buffer.byteLength(password ?? '') > 255)) {
-      throw bad('a SOCKS5 user name and password are at most 255 bytes each (RFC 1929)');
-    }
-  }
-
-  const bracketed = hostport.startsWith('[');
-  if (!bracketed && hostport.split(':').length > 2) throw bad('an IPv6 address must be in brackets, e.g. [2001:db8::1]:1080');
-  const h = bracketed ? /^\[([^\]]*)\](?::(.*))?$/.exec(hostport) : /^([^:[\]]*)(?::(.*))?$/.exec(hostport);
-  if (!h) throw bad(`"${hostport}" is not host:port`);
-  const host = h[1]!;
-  if (host === '') throw bad('missing host');
-  if (bracketed && !net.isIPv6(host)) throw bad(`"${host}" in brackets is not an IPv6 address`);
-  if (!bracketed && !net.isIPv4(host) && !/^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252}[A-Za-z0-9_.])?$/.test(host)) throw bad(`"${host}" is not a host name or address`);
-  if (h[2] === undefined || h[2] === '') throw bad('missing port (write host:port, e.g. :1080)');
-  if (!/^\d+$/.test(h[2])) throw bad(`port "${h[2]}" is not a number`);
-  const port = Number(h[2]);
-  if (port < 1 || port > 65535) throw bad(`port ${h[2]} is out of range (1-65535)`);
-  const hop: Hop = { kind, host, port };
-  if (user !== null) hop.user = user;
-  if (password !== null) hop.password = password;
-  return hop;
 }
 
 // ---------------------------------------------------------------------------------------------
